@@ -1,0 +1,538 @@
+#include "daemon/daemon.hpp"
+
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <system_error>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "checks/check.hpp"
+#include "daemon/event_log.hpp"
+#include "daemon/http_server.hpp"
+#include "daemon/incident.hpp"
+#include "daemon/incident_journal.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/schedule.hpp"
+
+#ifndef ACIS_VERSION
+#define ACIS_VERSION "0.0.0"
+#endif
+
+namespace acis::daemon {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using steady = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+namespace {
+
+double ms(std::chrono::nanoseconds d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+std::string pct_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else if (s[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// "path?a=b&c=d" -> (path, {a: b, c: d})
+std::pair<std::string, std::map<std::string, std::string>> split_target(const std::string& target) {
+  std::map<std::string, std::string> q;
+  const auto qm = target.find('?');
+  std::string path = target.substr(0, qm);
+  if (qm != std::string::npos) {
+    std::string_view rest(target);
+    rest.remove_prefix(qm + 1);
+    while (!rest.empty()) {
+      auto amp = rest.find('&');
+      auto part = rest.substr(0, amp);
+      auto eq = part.find('=');
+      try {
+        if (eq == std::string_view::npos)
+          q[pct_decode(part)] = "";
+        else
+          q[pct_decode(part.substr(0, eq))] = pct_decode(part.substr(eq + 1));
+      } catch (const std::exception&) {
+        // a malformed %-escape: ignore that parameter
+      }
+      if (amp == std::string_view::npos) break;
+      rest.remove_prefix(amp + 1);
+    }
+  }
+  return {path, q};
+}
+
+http_reply json_reply(const json& j, int status = 200) {
+  return {status, "application/json",
+          j.dump(2, ' ', false, json::error_handler_t::replace) + "\n"};
+}
+
+// One configured check and its schedule.
+struct check_slot {
+  const config::check_config* cfg;
+  std::unique_ptr<checks::check> check;
+  asio::steady_timer timer;
+  schedule_policy policy;
+  std::uint64_t runs = 0;
+};
+
+class healthd {
+ public:
+  explicit healthd(const config::config& cfg)
+      : cfg_(cfg),
+        pool_(static_cast<std::size_t>(std::max(1, cfg.daemon.blocking_threads))),
+        log_(stdout, parse_log_level(cfg.daemon.log_level)),
+        metrics_(ACIS_VERSION),
+        signals_(ioc_, SIGINT, SIGTERM, SIGHUP),
+        sla_timer_(ioc_),
+        rng_(std::random_device{}()) {}
+
+  ~healthd() {
+    pool_.stop();
+    pool_.join();
+  }
+
+  int run() {
+    const auto started = wall_clock::now();
+    log_.info("daemon_started", {{"version", ACIS_VERSION}, {"pid", ::getpid()}});
+
+    // State dir and journal: without them no incident could be kept, so refuse to run.
+    std::error_code ec;
+    std::filesystem::create_directories(cfg_.daemon.state_dir, ec);
+    if (ec) {
+      log_.error("daemon_failed", {{"reason", "cannot create state_dir " + cfg_.daemon.state_dir +
+                                                  ": " + ec.message()}});
+      return 3;
+    }
+    std::vector<check_policy> policies;
+    for (const auto& c : cfg_.checks) policies.push_back(check_policy::from_config(c));
+    tracker_.emplace(std::move(policies), cfg_.response_times, started);
+    try {
+      journal_.emplace(cfg_.daemon.state_dir + "/incidents.jsonl");
+      auto replay = journal_->replay();
+      for (const auto& w : replay.warnings)
+        log_.warn("journal_recovered", {{"reason", w}, {"path", journal_->path()}});
+      tracker_->restore(replay.open, replay.next_seq);
+      // Incidents of checks no longer configured are resolved ("check removed") and journaled.
+      std::vector<check_policy> again;
+      for (const auto& c : cfg_.checks) again.push_back(check_policy::from_config(c));
+      pending_restore_events_ = tracker_->reconfigure(std::move(again), started);
+      for (auto& r : replay.resolved) remember_resolved(std::move(r));
+      for (const auto* inc : tracker_->open_incidents())
+        log_.info("incident_restored", incident_fields(*inc));
+    } catch (const std::exception& e) {
+      log_.error("daemon_failed", {{"reason", std::string("incident journal: ") + e.what()}});
+      return 3;
+    }
+    apply(std::move(pending_restore_events_));
+    update_open_gauge();
+
+    try {
+      server_ = std::make_unique<http_server>(
+          ioc_.get_executor(), cfg_.daemon.listen,
+          [this](const http_request_view& r) { return route(r); });
+    } catch (const std::exception& e) {
+      log_.error("daemon_failed", {{"reason", e.what()}});
+      return 3;
+    }
+    server_->start();
+
+    checks::check_context ctx{ioc_.get_executor(), &pool_};
+    for (const auto& c : cfg_.checks) {
+      auto slot = std::make_unique<check_slot>(check_slot{
+          &c, checks::make_check(c, ctx), asio::steady_timer(ioc_),
+          schedule_policy{c.interval, c.effective_pending_interval(), c.jitter}, 0});
+      slots_.push_back(std::move(slot));
+    }
+    log_.info("config_loaded",
+              {{"checks", cfg_.checks.size()}, {"runbooks", cfg_.runbooks.size()},
+               {"listen", cfg_.daemon.listen}, {"port", server_->port()},
+               {"state_dir", cfg_.daemon.state_dir}, {"dry_run", cfg_.daemon.dry_run},
+               {"open_incidents", tracker_->open_incidents().size()}});
+
+    for (auto& s : slots_) spawn(run_check(*s), "check " + s->cfg->name);
+    spawn(sla_loop(), "sla clock");
+    wait_signal();
+
+    sd_notify(0, "READY=1");
+    ioc_.run();
+    return exit_code_;
+  }
+
+ private:
+  // ---- coroutines ----------------------------------------------------------------------------
+
+  template <typename Awaitable>
+  void spawn(Awaitable a, std::string what) {
+    asio::co_spawn(ioc_, std::move(a), [this, what](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log_.error("internal_error", {{"reason", what + ": " + ex.what()}});
+      }
+    });
+  }
+
+  asio::awaitable<void> run_check(check_slot& slot) {
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    auto st = schedule_state<steady::time_point>::first(steady::now(), slot.policy, u(rng_));
+    while (!stopping_) {
+      slot.timer.expires_at(st.due);
+      co_await slot.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (stopping_) co_return;
+      const auto start = steady::now();
+      const auto deadline = start + slot.cfg->timeout;
+      std::vector<checks::check_result> results;
+      try {
+        // The check bounds itself; this timer is the backstop that guarantees it.
+        asio::steady_timer backstop(ioc_);
+        backstop.expires_at(deadline + std::chrono::milliseconds(100));
+        auto r = co_await (slot.check->run(deadline) ||
+                           backstop.async_wait(asio::use_awaitable));
+        if (r.index() == 0)
+          results = std::move(std::get<0>(r));
+        else
+          results.push_back(checks::check_result::failing(
+              "no result within the timeout of " + config::format_duration(slot.cfg->timeout)));
+      } catch (const std::exception& e) {
+        results.clear();
+        results.push_back(checks::check_result::failing(std::string("check error: ") + e.what()));
+      }
+      if (stopping_) co_return;
+      const auto elapsed = steady::now() - start;
+      for (auto& r : results)
+        if (r.latency.count() == 0) r.latency = elapsed;
+      ++slot.runs;
+      handle_results(*slot.cfg, results);
+      st = st.next(steady::now(), slot.policy, tracker_->transition_pending(slot.cfg->name),
+                   u(rng_));
+    }
+  }
+
+  asio::awaitable<void> sla_loop() {
+    while (!stopping_) {
+      auto next = tracker_->next_deadline();
+      if (next) {
+        auto wait = std::max<wall_clock::duration>(wall_clock::duration::zero(),
+                                                   *next - wall_clock::now());
+        sla_timer_.expires_after(std::chrono::duration_cast<steady::duration>(wait));
+      } else {
+        sla_timer_.expires_after(std::chrono::hours(24));
+      }
+      co_await sla_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (stopping_) co_return;
+      apply(tracker_->tick(wall_clock::now()));
+    }
+  }
+
+  void wait_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        // Reload arrives with the production-operations work; until then SIGHUP must not kill
+        // the daemon (its default action), and the operator is told.
+        log_.warn("config_reload_failed",
+                  {{"reason", "reload is not supported by this version; restart to apply"}});
+        metrics_.config_reload(false);
+        wait_signal();
+        return;
+      }
+      stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    });
+  }
+
+  void stop(const std::string& why) {
+    if (stopping_) return;
+    stopping_ = true;
+    sd_notify(0, "STOPPING=1");
+    log_.info("daemon_stopping", {{"signal", why}, {"open_incidents", tracker_->open_incidents().size()}});
+    // Every incident change is already on disk (appended and fdatasync'ed before it was acted
+    // on), so stopping loses nothing.
+    server_->stop();
+    for (auto& s : slots_) s->timer.cancel();
+    sla_timer_.cancel();
+    signals_.cancel();
+    ioc_.stop();
+  }
+
+  // ---- results and incidents ------------------------------------------------------------------
+
+  void handle_results(const config::check_config& c, const std::vector<checks::check_result>& results) {
+    const auto now = wall_clock::now();
+    for (const auto& r : results) {
+      metrics_.check_result(c.name, r.target, r.status, r.latency);
+      auto out = tracker_->on_result(c.name, r, now);
+      if (out.check_event == "check_failed") {
+        log_.warn("check_failed", {{"check", c.name}, {"target", r.target},
+                                   {"result", checks::to_string(r.status)}, {"reason", r.reason},
+                                   {"duration_ms", ms(r.latency)}});
+      } else if (out.check_event == "check_recovered") {
+        log_.info("check_recovered", {{"check", c.name}, {"target", r.target},
+                                      {"result", checks::to_string(r.status)},
+                                      {"duration_ms", ms(r.latency)}});
+      }
+      apply(std::move(out.events));
+    }
+  }
+
+  json incident_fields(const incident& i) const {
+    json f{{"incident", i.id}, {"check", i.check}, {"target", i.target},
+           {"severity", config::to_string(i.level)}, {"state", to_string(i.state)},
+           {"reason", i.reason}, {"sla_deadline", format_rfc3339(i.sla_deadline)}};
+    if (i.suppressed_by) f["suppressed_by"] = *i.suppressed_by;
+    if (const auto* c = cfg_.find_check(i.check)) {
+      if (c->runbook) f["runbook"] = *c->runbook;
+      if (c->issue_type) f["issue_type"] = *c->issue_type;
+    }
+    return f;
+  }
+
+  // Journal first (flushed), then everything that acts on the change.
+  void apply(std::vector<incident_event> events) {
+    if (events.empty()) return;
+    const auto now = wall_clock::now();
+    for (auto& ev : events) {
+      try {
+        journal_->append(ev, now);
+      } catch (const std::exception& e) {
+        log_.error("journal_write_failed", {{"incident", ev.snapshot.id}, {"reason", e.what()}});
+      }
+      const auto& i = ev.snapshot;
+      auto fields = incident_fields(i);
+      if (ev.kind == "incident_opened") {
+        metrics_.incident_opened(i.check, i.level);
+        log_.warn(ev.kind, fields);
+      } else if (ev.kind == "incident_suppressed") {
+        if (i.timeline.size() <= 1) metrics_.incident_opened(i.check, i.level);
+        log_.info(ev.kind, fields);
+      } else if (ev.kind == "sla_breached") {
+        metrics_.sla_breached(i.level);
+        log_.error(ev.kind, fields);
+      } else if (ev.kind == "incident_resolved") {
+        fields["duration_ms"] = ms(i.resolved_at.value_or(now) - i.opened_at);
+        fields["sla_met"] = !i.sla_breached;
+        log_.info(ev.kind, fields);
+        remember_resolved(i);
+      } else {
+        log_.info(ev.kind, fields);
+      }
+      // Remediation plugs in here: an incident that is open (not suppressed) and whose check
+      // names a runbook asks the runbook engine for a run.
+    }
+    update_open_gauge();
+    sla_timer_.cancel();  // re-arm for the earliest deadline
+  }
+
+  void remember_resolved(incident i) {
+    resolved_.push_back(std::move(i));
+    while (resolved_.size() > 1000) resolved_.pop_front();
+  }
+
+  void update_open_gauge() {
+    std::map<config::severity, int> open;
+    for (const auto* i : tracker_->open_incidents()) ++open[i->level];
+    metrics_.set_open_incidents(open);
+  }
+
+  // ---- HTTP -----------------------------------------------------------------------------------
+
+  http_reply route(const http_request_view& r) {
+    auto [path, query] = split_target(r.target);
+    const bool get = r.method == "GET" || r.method == "HEAD";
+    if (path == "/healthz") {
+      if (!get) return {405, "text/plain", "method not allowed\n"};
+      return {200, "text/plain; charset=utf-8", "ok\n"};
+    }
+    if (path == "/metrics") {
+      if (!get) return {405, "text/plain", "method not allowed\n"};
+      return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.serialize()};
+    }
+    if (path == "/status") {
+      if (!get) return {405, "text/plain", "method not allowed\n"};
+      return json_reply(status_json());
+    }
+    if (path == "/incidents") {
+      if (!get) return {405, "text/plain", "method not allowed\n"};
+      const auto state = query.count("state") ? query["state"] : "open";
+      if (state != "open" && state != "all")
+        return {400, "text/plain", "state must be open or all\n"};
+      json list = json::array();
+      for (const auto* i : tracker_->open_incidents()) list.push_back(*i);
+      if (state == "all")
+        for (auto it = resolved_.rbegin(); it != resolved_.rend(); ++it) list.push_back(*it);
+      return json_reply(list);
+    }
+    if (path.rfind("/incidents/", 0) == 0) {
+      const auto id = path.substr(std::strlen("/incidents/"));
+      if (const auto* i = tracker_->find(id)) return json_reply(json(*i));
+      for (const auto& i : resolved_)
+        if (i.id == id) return json_reply(json(i));
+      return {404, "text/plain", "no such incident\n"};
+    }
+    return {404, "text/plain", "not found\n"};
+  }
+
+  json status_json() const {
+    json checks_json = json::array();
+    std::map<std::string, std::vector<const target_state*>> by_check;
+    for (const auto* t : tracker_->targets()) by_check[t->check].push_back(t);
+    for (const auto& s : slots_) {
+      const auto& c = *s->cfg;
+      json targets = json::array();
+      for (const auto* t : by_check[c.name]) {
+        json tj{{"target", t->target},
+                {"state", t->last ? std::string(checks::to_string(t->last->status)) : "unknown"},
+                {"consecutive_failures", t->consecutive_bad},
+                {"consecutive_successes", t->consecutive_good},
+                {"ever_passed", t->ever_passed}};
+        if (t->last) {
+          tj["reason"] = t->last->reason;
+          tj["latency_ms"] = ms(t->last->latency);
+        }
+        if (t->last_at) tj["last_at"] = format_rfc3339(*t->last_at);
+        tj["incident"] = t->incident_id ? json(*t->incident_id) : json(nullptr);
+        targets.push_back(std::move(tj));
+      }
+      json cj{{"name", c.name},
+              {"type", config::kind_name(c.kind)},
+              {"severity", config::to_string(c.level)},
+              {"interval_ms", c.interval.count()},
+              {"timeout_ms", c.timeout.count()},
+              {"runs", s->runs},
+              {"depends_on", c.depends_on},
+              {"targets", std::move(targets)}};
+      cj["runbook"] = c.runbook ? json(*c.runbook) : json(nullptr);
+      checks_json.push_back(std::move(cj));
+    }
+    json incidents = json::array();
+    for (const auto* i : tracker_->open_incidents()) incidents.push_back(*i);
+    return {{"version", ACIS_VERSION},
+            {"now", format_rfc3339(wall_clock::now())},
+            {"dry_run", cfg_.daemon.dry_run},
+            {"checks", std::move(checks_json)},
+            {"incidents", std::move(incidents)}};
+  }
+
+  const config::config& cfg_;
+  asio::io_context ioc_{1};
+  asio::thread_pool pool_;
+  event_log log_;
+  metrics metrics_;
+  asio::signal_set signals_;
+  asio::steady_timer sla_timer_;
+  std::mt19937_64 rng_;
+  std::optional<incident_tracker> tracker_;
+  std::optional<incident_journal> journal_;
+  std::unique_ptr<http_server> server_;
+  std::vector<std::unique_ptr<check_slot>> slots_;
+  std::deque<incident> resolved_;
+  std::vector<incident_event> pending_restore_events_;
+  bool stopping_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace
+
+int run_daemon(const config::config& cfg) {
+  // A write to a closed stdout (the log pipe) must not kill the daemon.
+  ::signal(SIGPIPE, SIG_IGN);
+  healthd d(cfg);
+  return d.run();
+}
+
+int run_once(const config::config& cfg, bool as_json) {
+  asio::io_context ioc{1};
+  asio::thread_pool pool(static_cast<std::size_t>(std::max(1, cfg.daemon.blocking_threads)));
+  checks::check_context ctx{ioc.get_executor(), &pool};
+  struct row {
+    std::string check;
+    checks::check_result result;
+  };
+  std::vector<row> rows;
+  std::vector<std::unique_ptr<checks::check>> built;
+  for (const auto& c : cfg.checks) built.push_back(checks::make_check(c, ctx));
+  for (std::size_t i = 0; i < cfg.checks.size(); ++i) {
+    const auto& c = cfg.checks[i];
+    auto* chk = built[i].get();
+    asio::co_spawn(
+        ioc,
+        [&c, chk, &rows, &ioc]() -> asio::awaitable<void> {
+          const auto start = steady::now();
+          const auto deadline = start + c.timeout;
+          std::vector<checks::check_result> results;
+          try {
+            asio::steady_timer backstop(ioc);
+            backstop.expires_at(deadline + std::chrono::milliseconds(100));
+            auto r = co_await (chk->run(deadline) || backstop.async_wait(asio::use_awaitable));
+            if (r.index() == 0)
+              results = std::move(std::get<0>(r));
+            else
+              results.push_back(checks::check_result::failing("no result within the timeout"));
+          } catch (const std::exception& e) {
+            results.push_back(checks::check_result::failing(std::string("check error: ") + e.what()));
+          }
+          for (auto& r : results) {
+            if (r.latency.count() == 0) r.latency = steady::now() - start;
+            rows.push_back({c.name, std::move(r)});
+          }
+        },
+        asio::detached);
+  }
+  ioc.run();
+  pool.join();
+  std::stable_sort(rows.begin(), rows.end(), [&](const row& a, const row& b) {
+    auto idx = [&](const std::string& n) {
+      for (std::size_t i = 0; i < cfg.checks.size(); ++i)
+        if (cfg.checks[i].name == n) return i;
+      return cfg.checks.size();
+    };
+    return std::make_pair(idx(a.check), a.result.target) < std::make_pair(idx(b.check), b.result.target);
+  });
+  bool any_failing = false;
+  for (const auto& r : rows) any_failing |= r.result.status == checks::health::failing;
+  if (as_json) {
+    json out = json::array();
+    for (const auto& r : rows)
+      out.push_back({{"check", r.check}, {"target", r.result.target},
+                     {"result", checks::to_string(r.result.status)},
+                     {"latency_ms", ms(r.result.latency)}, {"reason", r.result.reason}});
+    std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  } else {
+    std::printf("%-24s %-20s %-9s %10s  %s\n", "CHECK", "TARGET", "RESULT", "LATENCY", "REASON");
+    for (const auto& r : rows) {
+      std::printf("%-24s %-20s %-9s %8.1fms  %s\n", r.check.c_str(),
+                  r.result.target.empty() ? "-" : r.result.target.c_str(),
+                  std::string(checks::to_string(r.result.status)).c_str(), ms(r.result.latency),
+                  r.result.reason.c_str());
+    }
+  }
+  return any_failing ? 1 : 0;
+}
+
+}  // namespace acis::daemon

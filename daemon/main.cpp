@@ -1,0 +1,81 @@
+// acis-healthd command line (SPEC.md "Command line").
+// Exit codes: 0 success, 1 checks failing (`once`), 2 bad usage or bad config, 3 runtime failure.
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "daemon/daemon.hpp"
+
+#ifndef ACIS_VERSION
+#define ACIS_VERSION "0.0.0"
+#endif
+
+namespace {
+
+constexpr const char* usage_text =
+    "usage: acis-healthd [run] --config FILE\n"
+    "       acis-healthd check-config --config FILE\n"
+    "       acis-healthd once --config FILE [--json]\n"
+    "       acis-healthd --version\n";
+
+int usage(const std::string& why) {
+  std::fprintf(stderr, "acis-healthd: %s\n%s", why.c_str(), usage_text);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string command = "run";
+  std::string config_path;
+  bool as_json = false;
+  std::size_t i = 0;
+  if (!args.empty() && args[0].rfind("-", 0) != 0) command = args[i++];
+  for (; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a == "--version" || a == "-V") {
+      std::printf("acis-healthd %s\n", ACIS_VERSION);
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(usage_text, stdout);
+      return 0;
+    } else if (a == "--config" || a == "-c") {
+      if (i + 1 >= args.size()) return usage("--config needs a file");
+      config_path = args[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(std::strlen("--config="));
+    } else if (a == "--json" && command == "once") {
+      as_json = true;
+    } else {
+      return usage("unknown argument \"" + a + "\"");
+    }
+  }
+  if (command != "run" && command != "check-config" && command != "once")
+    return usage("unknown command \"" + command + "\"");
+  if (config_path.empty()) return usage("--config FILE is required");
+
+  acis::config::config cfg;
+  try {
+    cfg = acis::config::load_config_file(config_path);
+  } catch (const acis::config::config_error& e) {
+    std::fprintf(stderr, "%s: %zu error(s):\n", config_path.c_str(), e.faults().size());
+    for (const auto& f : e.faults()) std::fprintf(stderr, "  %s\n", f.to_string().c_str());
+    return 2;
+  }
+  if (command == "check-config") {
+    std::printf("%s: OK (%zu checks, %zu runbooks)\n", config_path.c_str(), cfg.checks.size(),
+                cfg.runbooks.size());
+    return 0;
+  }
+  try {
+    if (command == "once") return acis::daemon::run_once(cfg, as_json);
+    return acis::daemon::run_daemon(cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "acis-healthd: %s\n", e.what());
+    return 3;
+  }
+}

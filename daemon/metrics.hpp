@@ -1,0 +1,45 @@
+// Every Prometheus metric of SPEC.md, declared in one place (metrics.cpp).
+// prometheus-cpp types stay behind a pimpl so that this header is cheap to include.
+//
+// Thread: all updates happen on the event loop; serialize() may run there too (the registry
+// itself is thread-safe).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "checks/check_result.hpp"
+#include "config/config.hpp"
+
+namespace acis::daemon {
+
+class metrics {
+ public:
+  explicit metrics(const std::string& version);
+  ~metrics();
+  metrics(const metrics&) = delete;
+  metrics& operator=(const metrics&) = delete;
+
+  void check_result(const std::string& check, const std::string& target,
+                    checks::health result, std::chrono::nanoseconds latency);
+  void forget_target(const std::string& check, const std::string& target);
+  void incident_opened(const std::string& check, config::severity level);
+  void set_open_incidents(const std::map<config::severity, int>& open);
+  void sla_breached(config::severity level);
+  void config_reload(bool ok);
+  void remediation_run(const std::string& runbook, const std::string& outcome);
+  void remediation_step(const std::string& runbook, const std::string& step, double seconds);
+  void drill(const std::string& runbook, std::chrono::system_clock::time_point when,
+             double seconds);
+
+  // The text exposition format, including process_* metrics read from /proc/self.
+  std::string serialize() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace acis::daemon

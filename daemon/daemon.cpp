@@ -207,6 +207,7 @@ class healthd {
       co_await slot.timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (stopping_) co_return;
       const auto start = steady::now();
+      metrics_.schedule_lag(start - st.due);
       const auto deadline = start + slot.cfg->timeout;
       std::vector<checks::check_result> results;
       try {

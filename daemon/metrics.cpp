@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <tuple>
@@ -89,6 +90,12 @@ struct metrics::impl {
   prometheus::Family<prometheus::Counter>& check_runs =
       prometheus::BuildCounter().Name("acis_check_runs_total")
           .Help("Check results by outcome (ok, degraded, failing).").Register(*registry);
+  prometheus::Family<prometheus::Histogram>& schedule_lag_family =
+      prometheus::BuildHistogram().Name("acis_check_schedule_lag_seconds")
+          .Help("How late check attempts started against their schedule.").Register(*registry);
+  prometheus::Histogram& schedule_lag = schedule_lag_family.Add(
+      {}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005,
+                                                  0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5});
   prometheus::Family<prometheus::Gauge>& incidents_open =
       prometheus::BuildGauge().Name("acis_incidents_open")
           .Help("Incidents currently open, by severity.").Register(*registry);
@@ -146,6 +153,10 @@ void metrics::check_result(const std::string& check, const std::string& target,
       .Observe(std::chrono::duration<double>(latency).count());
   impl_->check_runs.Add({{"check", check}, {"result", std::string(checks::to_string(result))}})
       .Increment();
+}
+
+void metrics::schedule_lag(std::chrono::nanoseconds lag) {
+  impl_->schedule_lag.Observe(std::max(0.0, std::chrono::duration<double>(lag).count()));
 }
 
 void metrics::forget_target(const std::string& check, const std::string& target) {

@@ -24,6 +24,9 @@ class metrics {
 
   void check_result(const std::string& check, const std::string& target,
                     checks::health result, std::chrono::nanoseconds latency);
+  // How late a check started against its schedule (the scheduler's health; benchmarks read
+  // its quantiles).
+  void schedule_lag(std::chrono::nanoseconds lag);
   void forget_target(const std::string& check, const std::string& target);
   void incident_opened(const std::string& check, config::severity level);
   void set_open_incidents(const std::map<config::severity, int>& open);

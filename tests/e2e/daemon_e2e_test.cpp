@@ -1,0 +1,364 @@
+// End-to-end tests of the real acis-healthd binary on the demo platform (scripts/platform.sh:
+// a throwaway PostgreSQL cluster, the toy API and frontend, a models folder).
+#include <signal.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <thread>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/http_get.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using acis::test::child_process;
+using acis::test::http_get;
+using acis::test::read_file;
+using acis::test::wait_until;
+
+namespace {
+
+const std::string source_dir = ACIS_SOURCE_DIR;
+const std::string binary_dir = ACIS_BINARY_DIR;
+const std::string daemon_bin = binary_dir + "/daemon/acis-healthd";
+const std::string toy_bin = binary_dir + "/tests/toy/acis-toy-service";
+const std::string platform_sh = source_dir + "/scripts/platform.sh";
+
+unsigned short free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Runs a command to completion (bounded); returns its exit status and output.
+std::pair<int, std::string> run(std::vector<std::string> argv, const std::string& dir,
+                                std::chrono::seconds timeout = 60s) {
+  const std::string out = dir + "/cmd.out";
+  fs::remove(out);
+  child_process p(std::move(argv), out, out, {{"ACIS_TOY_SERVICE", toy_bin}});
+  auto st = p.wait_for(timeout);
+  if (!st) {
+    p.stop(1s);
+    return {-1, read_file(out) + "\n(timed out)"};
+  }
+  return {WIFEXITED(*st) ? WEXITSTATUS(*st) : 128 + WTERMSIG(*st), read_file(out)};
+}
+
+std::map<std::string, std::string> read_env(const std::string& file) {
+  std::map<std::string, std::string> env;
+  std::istringstream in(read_file(file));
+  for (std::string line; std::getline(in, line);) {
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string v = line.substr(eq + 1), plain;
+    // printf %q output: backslash-escaped characters, or $'...' for control characters.
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == '\\' && i + 1 < v.size()) plain.push_back(v[++i]);
+      else if (v[i] != '\'') plain.push_back(v[i]);
+    }
+    env[line.substr(0, eq)] = plain;
+  }
+  return env;
+}
+
+std::vector<json> log_events(const std::string& file) {
+  std::vector<json> out;
+  std::istringstream in(read_file(file));
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    auto j = json::parse(line, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+bool has_event(const std::string& file, const std::string& event, const std::string& check,
+               const std::string& target = "") {
+  for (const auto& e : log_events(file))
+    if (e.value("event", "") == event && e.value("check", "") == check &&
+        e.value("target", "") == target)
+      return true;
+  return false;
+}
+
+std::optional<json> find_event(const std::string& file, const std::string& event,
+                               const std::string& check, const std::string& target = "") {
+  for (const auto& e : log_events(file))
+    if (e.value("event", "") == event && e.value("check", "") == check &&
+        e.value("target", "") == target)
+      return e;
+  return std::nullopt;
+}
+
+class daemon_e2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/acis-e2e-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    auto [rc, out] = run({"/bin/bash", platform_sh, "start", dir_}, dir_, 90s);
+    ASSERT_EQ(rc, 0) << out;
+    started_ = true;
+    env_ = read_env(dir_ + "/platform.env");
+    ASSERT_EQ(env_["PLATFORM_READY"], "1") << read_file(dir_ + "/platform.env");
+    port_ = free_port();
+    write_config();
+  }
+
+  void TearDown() override {
+    daemon_.reset();
+    if (started_) run({"/bin/bash", platform_sh, "stop", dir_}, dir_, 60s);
+    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
+    else if (!dir_.empty()) std::fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
+  }
+
+  void write_config() {
+    json cfg = {
+        {"daemon", {{"listen", "127.0.0.1:" + std::to_string(port_)},
+                    {"state_dir", dir_ + "/state"},
+                    {"log_level", "debug"}}},
+        {"checks",
+         json::array(
+             {{{"name", "database"}, {"type", "postgres"}, {"conninfo", env_["PG_CONNINFO"]},
+               {"password_file", dir_ + "/pgpassword"}, {"query", "SELECT 1"},
+               {"interval", "500ms"}, {"timeout", "400ms"}, {"fall", 2}, {"rise", 1},
+               {"severity", "critical"}, {"issue_type", "database"}},
+              {{"name", "api"}, {"type", "http"}, {"url", env_["API_URL"] + "/health"},
+               {"expect", {{"status", json::array({200})}, {"body_contains", "ok"}}},
+               {"interval", "500ms"}, {"timeout", "400ms"}, {"fall", 2}, {"rise", 1},
+               {"severity", "high"}, {"depends_on", json::array({"database"})},
+               {"issue_type", "backend"}},
+              {{"name", "frontend"}, {"type", "http"}, {"url", env_["FRONTEND_URL"] + "/"},
+               {"interval", "1s"}, {"timeout", "500ms"}, {"severity", "high"},
+               {"depends_on", json::array({"api"})}, {"issue_type", "backend"}},
+              {{"name", "models"}, {"type", "model_metadata"}, {"models_dir", env_["MODELS_DIR"]},
+               {"rules", json::array({{{"path", "/metrics/sharpe_ratio"}, {"min", 0.5}}})},
+               {"interval", "1s"}, {"timeout", "500ms"}, {"severity", "critical"},
+               {"issue_type", "model"}}})},
+        {"escalation",
+         {{"database", {{"primary", "DBA"}, {"backup", "Infrastructure"}}},
+          {"backend", {{"primary", "Backend Lead"}, {"backup", "DevOps"}}},
+          {"model", {{"primary", "ML Team Lead"}, {"backup", "Platform Owner"}}}}}};
+    std::ofstream(dir_ + "/healthd.json") << cfg.dump(2);
+  }
+
+  void start_daemon(const std::string& log) {
+    log_ = dir_ + "/" + log;
+    daemon_ = std::make_unique<child_process>(
+        std::vector<std::string>{daemon_bin, "run", "--config", dir_ + "/healthd.json"}, log_,
+        dir_ + "/daemon.stderr");
+    ASSERT_TRUE(wait_until([&] { return http_get(port_, "/healthz").status == 200; }, 20s))
+        << read_file(log_) << read_file(dir_ + "/daemon.stderr");
+  }
+
+  void platform(const std::string& what) {
+    auto [rc, out] = run({"/bin/bash", platform_sh, what, dir_}, dir_, 60s);
+    ASSERT_EQ(rc, 0) << what << ": " << out;
+  }
+
+  json get_json(const std::string& target) {
+    auto r = http_get(port_, target);
+    EXPECT_EQ(r.status, 200) << target << " " << r.error;
+    return json::parse(r.body, nullptr, false);
+  }
+
+  std::string dir_;
+  bool started_ = false;
+  std::map<std::string, std::string> env_;
+  unsigned short port_ = 0;
+  std::string log_;
+  std::unique_ptr<child_process> daemon_;
+};
+
+}  // namespace
+
+// The whole story: API killed (high), database stopped (critical, API suppressed under it),
+// daemon SIGKILLed and restarted (incidents resumed with the same ids, none duplicated), the
+// platform repaired (the same incidents resolve), and /metrics, /status, /incidents agree.
+TEST_F(daemon_e2e, detects_suppresses_survives_sigkill_and_resolves) {
+  start_daemon("daemon1.log");
+  // Healthy first; the bad model opens its own incident after the start grace.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = get_json("/status");
+        int ok = 0;
+        for (const auto& c : s["checks"])
+          for (const auto& t : c["targets"])
+            if ((c["name"] == "database" || c["name"] == "api") && t["state"] == "ok") ++ok;
+        return ok == 2;
+      },
+      20s))
+      << read_file(log_);
+  ASSERT_TRUE(wait_until([&] { return has_event(log_, "incident_opened", "models", "value_small"); }, 20s))
+      << read_file(log_);
+  EXPECT_FALSE(has_event(log_, "incident_opened", "models", "momentum_large"));
+
+  platform("kill-api");
+  ASSERT_TRUE(wait_until([&] { return has_event(log_, "incident_opened", "api"); }, 20s)) << read_file(log_);
+  auto api_open = *find_event(log_, "incident_opened", "api");
+  EXPECT_EQ(api_open["severity"], "high");
+  EXPECT_EQ(api_open["state"], "open");
+  const std::string api_id = api_open["incident"];
+
+  platform("stop-db");
+  ASSERT_TRUE(wait_until([&] { return has_event(log_, "incident_opened", "database"); }, 20s)) << read_file(log_);
+  auto db_open = *find_event(log_, "incident_opened", "database");
+  EXPECT_EQ(db_open["severity"], "critical");
+  const std::string db_id = db_open["incident"];
+  ASSERT_TRUE(wait_until([&] { return has_event(log_, "incident_suppressed", "api"); }, 20s)) << read_file(log_);
+  auto sup = *find_event(log_, "incident_suppressed", "api");
+  EXPECT_EQ(sup["incident"], api_id);
+  EXPECT_NE(sup["suppressed_by"].get<std::string>().find("database"), std::string::npos);
+
+  // Crash the daemon: nothing it had journaled may be lost.
+  daemon_->signal(SIGKILL);
+  ASSERT_TRUE(daemon_->wait_for(10s));
+  start_daemon("daemon2.log");
+  for (const auto& [check, target, id] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"api", "", api_id}, {"database", "", db_id}}) {
+    auto ev = find_event(log_, "incident_restored", check, target);
+    ASSERT_TRUE(ev) << check << "\n" << read_file(log_);
+    EXPECT_EQ((*ev)["incident"], id);
+  }
+  auto open = get_json("/incidents?state=open");
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& i : open) {
+    auto key = std::make_pair(i["check"].get<std::string>(), i["target"].get<std::string>());
+    EXPECT_TRUE(seen.insert(key).second) << "duplicate open incident for " << key.first;
+  }
+  EXPECT_TRUE(seen.count({"api", ""}));
+  EXPECT_TRUE(seen.count({"database", ""}));
+  EXPECT_TRUE(seen.count({"models", "value_small"}));
+  // Still failing after the restart: no second incident is opened for the same targets.
+  std::this_thread::sleep_for(2s);
+  EXPECT_FALSE(has_event(log_, "incident_opened", "api"));
+  EXPECT_FALSE(has_event(log_, "incident_opened", "database"));
+
+  platform("start-db");
+  platform("start-api");
+  ASSERT_TRUE(wait_until([&] { return has_event(log_, "incident_resolved", "database") &&
+                                      has_event(log_, "incident_resolved", "api"); },
+                         30s))
+      << read_file(log_);
+  EXPECT_EQ((*find_event(log_, "incident_resolved", "database"))["incident"], db_id);
+  EXPECT_EQ((*find_event(log_, "incident_resolved", "api"))["incident"], api_id);
+
+  auto all = get_json("/incidents?state=all");
+  int api_count = 0, db_count = 0;
+  for (const auto& i : all) {
+    if (i["check"] == "api") ++api_count;
+    if (i["check"] == "database") ++db_count;
+  }
+  EXPECT_EQ(api_count, 1);
+  EXPECT_EQ(db_count, 1);
+
+  auto status = get_json("/status");
+  for (const auto& c : status["checks"])
+    if (c["name"] == "database") {
+      EXPECT_EQ(c["targets"][0]["state"], "ok");
+    }
+  ASSERT_EQ(status["incidents"].size(), 1u);  // only the bad model remains
+  EXPECT_EQ(status["incidents"][0]["check"], "models");
+
+  auto metrics = http_get(port_, "/metrics").body;
+  EXPECT_NE(metrics.find("acis_check_up{check=\"database\",target=\"\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("acis_incidents_open{severity=\"critical\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("acis_healthd_build_info{version="), std::string::npos);
+  EXPECT_NE(metrics.find("process_resident_memory_bytes"), std::string::npos);
+
+  // The journal holds exactly one incident_opened per incident across both daemon lives.
+  std::map<std::string, int> opened;
+  std::istringstream j(read_file(dir_ + "/state/incidents.jsonl"));
+  for (std::string line; std::getline(j, line);) {
+    auto rec = json::parse(line);
+    if (rec["event"] == "incident_opened") ++opened[rec["incident"]["id"].get<std::string>()];
+  }
+  for (const auto& [id, n] : opened) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(opened.count(api_id), 1u);
+  EXPECT_EQ(opened.count(db_id), 1u);
+
+  // No secret in anything the daemon said.
+  const std::string password = read_file(dir_ + "/pgpassword").substr(0, 24);
+  ASSERT_FALSE(password.empty());
+  EXPECT_EQ(read_file(dir_ + "/daemon1.log").find(password), std::string::npos);
+  EXPECT_EQ(read_file(log_).find(password), std::string::npos);
+  EXPECT_EQ(http_get(port_, "/status").body.find(password), std::string::npos);
+
+  daemon_->signal(SIGTERM);
+  auto st = daemon_->wait_for(10s);
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0);
+  EXPECT_TRUE(wait_until([&] {
+    for (const auto& e : log_events(log_)) if (e["event"] == "daemon_stopping") return true;
+    return false;
+  }, 1s));
+}
+
+// `once` runs every check a single time: the bad model makes it exit 1, and --json names it.
+TEST_F(daemon_e2e, once_reports_each_target_and_exits_1_on_failure) {
+  const std::string out = dir_ + "/once.out";
+  child_process p({daemon_bin, "once", "--config", dir_ + "/healthd.json", "--json"}, out);
+  auto st = p.wait_for(30s);
+  ASSERT_TRUE(st);
+  ASSERT_TRUE(WIFEXITED(*st));
+  EXPECT_EQ(WEXITSTATUS(*st), 1) << read_file(out);
+  auto rows = json::parse(read_file(out));
+  std::map<std::string, std::string> result;
+  for (const auto& r : rows)
+    result[r["check"].get<std::string>() + "/" + r["target"].get<std::string>()] = r["result"];
+  EXPECT_EQ(result["database/"], "ok");
+  EXPECT_EQ(result["api/"], "ok");
+  EXPECT_EQ(result["frontend/"], "ok");
+  EXPECT_EQ(result["models/momentum_large"], "ok");
+  EXPECT_EQ(result["models/value_small"], "failing");
+}
+
+// A broken config is refused with exit 2 and the JSON pointer of every fault; the daemon
+// does not start.
+TEST_F(daemon_e2e, broken_config_names_pointers_and_exits_2) {
+  std::ofstream(dir_ + "/bad.json") << R"({
+    // a comment is fine
+    "checks": [ {"name": "a", "type": "http", "url": "http://127.0.0.1:1/", "interval": "10 seconds"},
+                {"name": "b", "type": "http", "url": "http://127.0.0.1:1/", "depends_on": ["nope"]} ]
+  })";
+  for (const std::string cmd : {"check-config", "run"}) {
+    const std::string out = dir_ + "/bad-" + cmd + ".out";
+    child_process p({daemon_bin, cmd, "--config", dir_ + "/bad.json"}, out, out);
+    auto st = p.wait_for(10s);
+    ASSERT_TRUE(st);
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 2) << read_file(out);
+    const auto text = read_file(out);
+    EXPECT_NE(text.find("/checks/0/interval"), std::string::npos) << text;
+    EXPECT_NE(text.find("/checks/1/depends_on/0"), std::string::npos) << text;
+  }
+  // The good config passes.
+  const std::string out = dir_ + "/good.out";
+  child_process p({daemon_bin, "check-config", "--config", dir_ + "/healthd.json"}, out, out);
+  auto st = p.wait_for(10s);
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << read_file(out);
+}

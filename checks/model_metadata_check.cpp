@@ -1,0 +1,119 @@
+// model_metadata: one target per model folder (each direct subdirectory of models_dir, minus
+// hidden entries and stray backup_* folders); each is judged by evaluate_metadata().
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <variant>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include "checks/blocking.hpp"
+#include "checks/kinds.hpp"
+#include "checks/metadata_rules.hpp"
+
+namespace acis::checks {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using std::chrono::steady_clock;
+using std::chrono::system_clock;
+
+using results = std::vector<check_result>;
+
+results failing_dir(const std::string& what) { return {check_result::failing(what, "")}; }
+
+// Lists the model folders and judges each. Blocking; never throws for what it finds.
+results scan_models(const config::model_metadata_check& k, system_clock::time_point now) {
+  const fs::path dir(k.models_dir);
+  const std::string name = "models_dir " + k.models_dir;
+  std::error_code ec;
+  auto st = fs::status(dir, ec);
+  if (st.type() == fs::file_type::not_found) return failing_dir(name + ": missing");
+  if (ec) return failing_dir(name + ": cannot stat: " + ec.message());
+  if (st.type() != fs::file_type::directory) return failing_dir(name + ": not a directory");
+
+  std::vector<std::string> models;
+  fs::directory_iterator it(dir, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::string entry = it->path().filename().string();
+    if (entry.empty() || entry.front() == '.' || entry.rfind("backup_", 0) == 0) continue;
+    std::error_code type_ec;
+    if (!it->is_directory(type_ec)) continue;  // stray files are not models
+    models.push_back(std::move(entry));
+  }
+  if (ec) return failing_dir(name + ": cannot list: " + ec.message());
+  if (models.empty()) return failing_dir("no model folders in " + k.models_dir);
+  std::sort(models.begin(), models.end());
+
+  results out;
+  out.reserve(models.size());
+  for (auto& m : models) {
+    auto verdict = evaluate_metadata(dir / m, k, now);
+    out.push_back(verdict ? check_result::failing(std::move(*verdict), m) : check_result::ok(m));
+  }
+  return out;
+}
+
+class model_metadata_check final : public check {
+ public:
+  model_metadata_check(const config::model_metadata_check& k, check_context ctx)
+      : kind_(std::make_shared<const config::model_metadata_check>(k)), ctx_(ctx) {}
+
+  asio::awaitable<results> run(steady_clock::time_point deadline) override {
+    if (busy_->load()) co_return failing_dir("previous attempt still blocked");
+    const auto start = steady_clock::now();
+    // Owns a copy of the config: after a timeout the pool thread may outlive this check.
+    auto work = [kind = kind_]() -> results {
+      try {
+        return scan_models(*kind, system_clock::now());
+      } catch (const std::exception& e) {  // std::bad_alloc; fs errors are taken as codes
+        return failing_dir(std::string("internal error: ") + e.what());
+      }
+    };
+    results r;
+    try {
+      if (!ctx_.blocking) {
+        r = work();  // no pool (a one-shot CLI run): blocking the caller is acceptable there
+      } else {
+        using namespace asio::experimental::awaitable_operators;
+        asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+        auto done = co_await (run_blocking<results>(*ctx_.blocking, work, busy_) ||
+                              timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+        if (done.index() == 0 && std::get<0>(done))
+          r = std::move(*std::get<0>(done));
+        else
+          // Which folders are affected is unknown: one result for the check as a whole.
+          r = failing_dir("models_dir " + kind_->models_dir + ": timed out after " +
+                          format_age(steady_clock::now() - start) + " (blocked in the file system)");
+      }
+    } catch (const std::exception& e) {
+      r = failing_dir(std::string("internal error: ") + e.what());
+    }
+    const auto latency = steady_clock::now() - start;
+    for (auto& x : r) x.latency = latency;
+    co_return r;
+  }
+
+ private:
+  std::shared_ptr<const config::model_metadata_check> kind_;
+  check_context ctx_;
+  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+}  // namespace
+
+std::unique_ptr<check> make_model_metadata_check(const config::check_config&,
+                                                 const config::model_metadata_check& k,
+                                                 check_context ctx) {
+  return std::make_unique<model_metadata_check>(k, ctx);
+}
+
+}  // namespace acis::checks

@@ -198,8 +198,14 @@ class database_prober {
     } catch (const std::exception& e) {
       std::string msg = e.what();
       while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-      for (auto& c : msg)
+      // One line for a JSON field: newlines and tabs become single spaces.
+      std::string flat;
+      for (char c : msg) {
         if (c == '\n' || c == '\t') c = ' ';
+        if (c == ' ' && !flat.empty() && flat.back() == ' ') continue;
+        flat += c;
+      }
+      msg = std::move(flat);
       return msg.empty() ? std::string("unknown database error") : msg;
     }
   }

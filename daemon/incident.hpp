@@ -80,14 +80,24 @@ struct incident {
   bool is_open() const { return state != incident_state::resolved; }
 };
 
+// JSON form (the journal, /incidents): time points as RFC 3339 strings, `level` under the key
+// "severity" and `state` by their names, absent optionals as null.
 void to_json(nlohmann::json& j, const incident& i);
 void from_json(const nlohmann::json& j, incident& i);  // throws nlohmann::json::exception
+
+// RFC 3339, UTC, milliseconds: "2026-11-30T07:55:11.123Z" (sub-millisecond parts truncated).
+std::string format_rfc3339(time_point t);
+// Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" ('t', 'z' and ' ' as separator
+// too); nullopt for anything else, including out-of-range fields.
+std::optional<time_point> parse_rfc3339(std::string_view s);
 
 struct incident_event {
   std::string kind;  // incident_opened, incident_suppressed, incident_unsuppressed,
                      // incident_severity_changed, sla_breached, incident_acknowledged,
-                     // incident_resolved
-  incident snapshot;  // the incident after the change
+                     // incident_escalated, incident_resolved, or an annotate() event name.
+                     // incident_opened may carry state `suppressed`: such an incident runs
+                     // no runbook (a later incident_unsuppressed makes it `open`).
+  incident snapshot;  // the incident after the change; its timeline ends with this event
 };
 
 // What a single result did to its (check, target).
@@ -142,14 +152,30 @@ class incident_tracker {
   // incident yet, or an open incident with good results but fewer than `rise`).
   bool transition_pending(std::string_view check) const;
 
+  // open, suppressed or escalated -> acknowledged (no SLA breach after this). nullopt when the
+  // id is not an open incident or is already acknowledged.
   std::optional<incident_event> acknowledge(std::string_view id, std::string comment,
                                             time_point now);
 
-  // Rebuild from the journal: the open incidents and the next sequence number.
+  // open -> escalated (remediation gave up), event incident_escalated with `detail` on the
+  // timeline. nullopt when the incident is not in state open.
+  std::optional<incident_event> escalate(std::string_view id, std::string detail,
+                                         time_point now);
+  // Appends a timeline entry (e.g. remediation_started, step_finished) to an open incident
+  // and returns it as an event to journal; nullopt when the id is not an open incident.
+  std::optional<incident_event> annotate(std::string_view id, std::string event,
+                                         std::string detail, time_point now);
+
+  // Rebuild from the journal: the open incidents and the next sequence number (raised past the
+  // restored ids if needed). Incidents of checks that are not configured are kept until the
+  // next reconfigure() resolves them ("check removed"): call reconfigure(policies, now) right
+  // after restore() to journal that. Streaks are not restored: targets start unknown, with
+  // the tracker's start grace.
   void restore(std::vector<incident> open_incidents, std::uint64_t next_seq);
 
   // Replace the policies (reload). Targets of removed checks are forgotten and their open
-  // incidents resolved with reason "check removed"; new checks get a fresh start grace.
+  // incidents resolved with reason "check removed"; new checks get a fresh start grace; kept
+  // checks keep their targets, streaks and incidents under the new policy.
   std::vector<incident_event> reconfigure(std::vector<check_policy> policies, time_point now);
 
   const incident* find(std::string_view id) const;
@@ -158,12 +184,36 @@ class incident_tracker {
   std::uint64_t next_seq() const { return next_seq_; }
 
  private:
+  // One counted result in the window (target_state::window mirrors `bad`).
+  struct counted_result {
+    bool bad = false;
+    bool failing = false;
+    time_point at;
+  };
+  struct target_entry {
+    target_state state;
+    std::deque<counted_result> window;
+  };
   struct check_entry {
     check_policy policy;
     time_point grace_from;
-    std::map<std::string, target_state, std::less<>> targets;
+    std::map<std::string, target_entry, std::less<>> targets;
   };
   // Private members and helpers are the implementation's to shape.
+  target_entry& target_of(check_entry& c, const std::string& target);
+  void open_incident(check_entry& c, target_entry& t, const checks::check_result& r,
+                     time_point now, std::vector<incident_event>& events);
+  void resolve(incident& inc, std::string detail, time_point now,
+               std::vector<incident_event>& events);
+  void suppress_dependents(std::string_view check, time_point now,
+                           std::vector<incident_event>& events);
+  void reevaluate_suppressed(time_point now, std::vector<incident_event>& events);
+  std::optional<std::string> root_cause(std::string_view check) const;
+  std::optional<std::string> failing_target(std::string_view check) const;
+  bool depends_on(std::string_view check, std::string_view dependency) const;
+  std::chrono::milliseconds response_time(severity s) const;
+  incident_event record(incident& inc, std::string kind, std::string detail, time_point now);
+
   std::map<std::string, check_entry, std::less<>> checks_;
   std::map<std::string, incident, std::less<>> incidents_;  // open ones (resolved are dropped)
   std::map<severity, std::chrono::milliseconds> response_times_;

@@ -361,7 +361,11 @@ check_result attempt(const plan& p, std::optional<std::string> password, clock::
     }
     if (have_password) result = connect_and_query(p, password, lim, st);
   } catch (const pqxx::sql_error& e) {
-    result = check_result::failing(classify_sql_error(e.what(), e.sqlstate(), lim));
+    if (!e.sqlstate().empty()) {  // a real answer from the server
+      result = check_result::failing(classify_sql_error(e.what(), e.sqlstate(), lim));
+    } else {
+      error = e.what();
+    }
   } catch (const pqxx::broken_connection& e) {
     error = e.what();
     connection_error = true;
@@ -379,7 +383,7 @@ check_result attempt(const plan& p, std::optional<std::string> password, clock::
   watcher.join();
 
   if (!error.empty()) {
-    // After the watcher fired, a broken connection (or anything else) is our own shutdown().
+    // After the watcher fired, an error without SQLSTATE is the effect of our own shutdown().
     if (st.expired)
       result = check_result::failing(no_answer_reason(lim.budget, st.at.load()));
     else if (connection_error)

@@ -1,6 +1,7 @@
 // The postgres check against a real throwaway PostgreSQL 15 (tests/support/pg_cluster): one
 // cluster for the suite; tests that stop or freeze it restore it in TearDown.
 // Every attempt runs under io_context::run_for with a fail-safe bound, so a hang fails the test.
+#include <signal.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -20,6 +21,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include "checks/kinds.hpp"
 #include "tests/support/black_hole.hpp"
@@ -308,6 +310,26 @@ TEST_F(PostgresCheckTest, StoppedServerRefusedThenOkAfterStart) {
   EXPECT_FAILING(down.result);
   EXPECT_THAT(down.result.reason, HasSubstr("connection refused"));
   EXPECT_THAT(down.result.reason, HasSubstr(std::to_string(cluster_->port())));
+  cluster_->start();
+  EXPECT_OK(run_once(*chk, 3s).result);
+}
+
+// During a smart shutdown (a session still open) new connections are refused with "the
+// database system is shutting down", which the check reports as such.
+TEST_F(PostgresCheckTest, ShuttingDownServerIsNamed) {
+  auto chk = make(kind());
+  {
+    pqxx::connection held{cluster_->superuser_conninfo()};
+    ASSERT_EQ(::kill(cluster_->postmaster_pid(), SIGTERM), 0);  // smart: waits for `held`
+    timed_result r;
+    for (auto t0 = clock::now(); clock::now() - t0 < 3s; std::this_thread::sleep_for(20ms)) {
+      r = run_once(*chk, 3s);
+      if (r.result.reason.find("shutting down") != std::string::npos) break;
+    }
+    EXPECT_FAILING(r.result);
+    EXPECT_EQ(r.result.reason, "the database system is shutting down");
+  }
+  cluster_->stop();  // reaps the postmaster, which exits once `held` is closed
   cluster_->start();
   EXPECT_OK(run_once(*chk, 3s).result);
 }

@@ -329,8 +329,9 @@ class healthd {
       if (ev.kind == "incident_opened") {
         metrics_.incident_opened(i.check, i.level);
         log_.warn(ev.kind, fields);
+        // Opened under a failing dependency: also say so with the event operators grep for.
+        if (i.state == incident_state::suppressed) log_.info("incident_suppressed", fields);
       } else if (ev.kind == "incident_suppressed") {
-        if (i.timeline.size() <= 1) metrics_.incident_opened(i.check, i.level);
         log_.info(ev.kind, fields);
       } else if (ev.kind == "sla_breached") {
         metrics_.sla_breached(i.level);

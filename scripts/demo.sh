@@ -60,8 +60,9 @@ url=http://127.0.0.1:$port
 wait_event() {
   local event=$1 check=$2 limit=${3:-30} i
   for ((i = 0; i < limit * 10; i++)); do
-    if jq -e --arg e "$event" --arg c "$check" 'select(.event == $e and .check == $c)' \
-         "$log" >/dev/null 2>&1; then
+    # (not jq -e: jq 1.6 exits 4 when the last line of the file did not match)
+    if jq -c --arg e "$event" --arg c "$check" 'select(.event == $e and .check == $c)' \
+         "$log" 2>/dev/null | grep -q .; then
       return 0
     fi
     sleep 0.1

@@ -62,7 +62,7 @@ std::string format_duration(duration d) {
   std::string out;
   std::uint64_t rest;
   if (ms < 0) {
-    out = "-";
+    out.push_back('-');  // not out = "-": g++ 12 -O2 with sanitizers warns falsely (-Wrestrict)
     rest = std::uint64_t(0) - static_cast<std::uint64_t>(ms);  // well defined for INT64_MIN
   } else {
     rest = static_cast<std::uint64_t>(ms);

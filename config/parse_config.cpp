@@ -212,11 +212,11 @@ std::optional<std::string> url_problem(std::string_view url) {
            "http:// url, got " +
            quote(url);
   if (lower(url.substr(0, scheme.size())) != scheme)
-    return "expected an url starting with \"http://\", got " + quote(url);
+    return "expected a URL starting with \"http://\", got " + quote(url);
   if (std::any_of(url.begin(), url.end(), [](char c) {
         return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
       }))
-    return "an url must not contain spaces or control characters, got " + quote(url);
+    return "a URL must not contain spaces or control characters, got " + quote(url);
   auto rest = url.substr(scheme.size());
   auto authority = rest.substr(0, rest.find_first_of("/?#"));
   if (authority.find('@') != std::string_view::npos)
@@ -234,7 +234,7 @@ std::optional<std::string> url_problem(std::string_view url) {
   } else {
     ok = is_host(authority);
   }
-  if (!ok) return "expected an url like \"http://127.0.0.1:8000/health\", got " + quote(url);
+  if (!ok) return "expected a URL like \"http://127.0.0.1:8000/health\", got " + quote(url);
   return std::nullopt;
 }
 
@@ -598,21 +598,6 @@ class walker {
     for (std::size_t i = 0; i < j.size(); ++i) {
       if (auto v = integer(j[i], child(ptr, i), lo, hi)) {
         out.push_back(static_cast<int>(*v));
-      } else {
-        ok = false;
-      }
-    }
-    if (!ok) return std::nullopt;
-    return out;
-  }
-
-  std::optional<std::map<std::string, std::string>> string_map(const json& j, const std::string& ptr) {
-    if (!object(j, ptr)) return std::nullopt;
-    std::map<std::string, std::string> out;
-    bool ok = true;
-    for (const auto& [key, value] : j.items()) {
-      if (auto s = string(value, child(ptr, key))) {
-        out[key] = *s;
       } else {
         ok = false;
       }
@@ -997,15 +982,14 @@ class walker {
     for (const auto& [key, value] : j.items()) {
       runbook_names_seen_.insert(key);
       auto p = child(ptr, key);
-      if (!is_name(key)) {
+      bool named = is_name(key);
+      if (!named)
         fault(p, "a runbook name must be letters, digits, '.', '_' and '-' (starting with a "
                  "letter or digit, at most 100 characters), got " + quote(key));
-        continue;
-      }
       runbook_config rb;
       rb.name = key;
-      read_runbook(value, p, rb);
-      out.emplace(key, std::move(rb));
+      read_runbook(value, p, rb);  // its faults are worth reporting even under a bad name
+      if (named) out.emplace(key, std::move(rb));
     }
   }
 
@@ -1155,12 +1139,15 @@ class walker {
       return s;
     });
     with(step, step_ptr, "env", [&](const json& e, const std::string& q) {
-      auto m = string_map(e, q);
-      if (!m) return;
-      for (const auto& [key, value] : *m) {
-        if (!is_env_name(key)) fault(child(q, key), "not a valid environment variable name: " + quote(key));
+      if (!object(e, q)) return;
+      for (const auto& [key, value] : e.items()) {
+        auto k = child(q, key);
+        if (!is_env_name(key)) {
+          fault(k, "not a valid environment variable name: " + quote(key));
+          continue;
+        }
+        if (auto s = argument(value, k)) r.env[key] = *s;
       }
-      r.env = std::move(*m);
     });
     field(step, step_ptr, "timeout", r.timeout,
           [&](const json& d, const std::string& q) { return positive_duration(d, q); });

@@ -560,7 +560,7 @@ TEST(parse_config_fault, url_scheme) {
   EXPECT_TRUE(single_fault(doc, "/checks/1/url", "http://"));
   doc = base();
   doc["checks"][1]["url"] = "http://127.0.0.1:99999/";
-  EXPECT_TRUE(single_fault(doc, "/checks/1/url", "expected an url"));
+  EXPECT_TRUE(single_fault(doc, "/checks/1/url", "expected a URL"));
   doc = base();
   doc["notify"] = {{"alertmanager_url", "https://am:9093"}};
   EXPECT_TRUE(single_fault(doc, "/notify/alertmanager_url", "https"));

@@ -266,11 +266,18 @@ check_policy check_policy::from_config(const config::check_config& c) {
 
 namespace {
 
+// Long enough for any real grace or response time, short enough that time_point arithmetic
+// (nanoseconds since 1970) cannot overflow.
+constexpr milliseconds max_span = std::chrono::hours(24 * 365 * 100);
+
+milliseconds bounded(milliseconds d) { return std::clamp(d, milliseconds(0), max_span); }
+
 // Values the config validates, made safe here too: the window always holds `fall` results.
 check_policy sane(check_policy p) {
   p.fall = std::max(p.fall, 1);
   p.rise = std::max(p.rise, 1);
   p.window = std::max(p.window, p.fall);
+  p.start_grace = bounded(p.start_grace);
   return p;
 }
 
@@ -288,7 +295,7 @@ incident_tracker::incident_tracker(std::vector<check_policy> policies,
 
 std::chrono::milliseconds incident_tracker::response_time(severity s) const {
   auto it = response_times_.find(s);
-  return it != response_times_.end() ? it->second : default_response_time(s);
+  return bounded(it != response_times_.end() ? it->second : default_response_time(s));
 }
 
 incident_tracker::target_entry& incident_tracker::target_of(check_entry& c,

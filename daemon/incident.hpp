@@ -140,6 +140,7 @@ class incident_tracker {
                    std::map<severity, std::chrono::milliseconds> response_times,
                    time_point start);
 
+  // A result of a check that is not in the policies (a reload raced it) is ignored.
   result_outcome on_result(std::string_view check, const checks::check_result& r,
                            time_point now);
 

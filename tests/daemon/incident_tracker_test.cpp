@@ -614,6 +614,45 @@ TEST(incident_tracker, transition_pending) {
   EXPECT_FALSE(s.tracker.transition_pending("unknown"));
 }
 
+// from_config takes the config's effective window and start grace (interval * fall).
+TEST(incident_tracker, policy_from_config) {
+  acis::config::check_config c;
+  c.name = "api";
+  c.interval = 10s;
+  c.fall = 3;
+  c.rise = 2;
+  c.level = severity::critical;
+  c.degraded_severity = severity::low;
+  c.depends_on = {"database"};
+  auto p = check_policy::from_config(c);
+  EXPECT_EQ(p.name, "api");
+  EXPECT_EQ(p.fall, 3);
+  EXPECT_EQ(p.rise, 2);
+  EXPECT_EQ(p.window, 3);
+  EXPECT_EQ(p.start_grace, 30s);
+  EXPECT_EQ(p.level, severity::critical);
+  EXPECT_EQ(p.degraded_level, severity::low);
+  EXPECT_EQ(p.depends_on, std::vector<std::string>{"database"});
+  c.window = 5;
+  c.start_grace = 0s;
+  p = check_policy::from_config(c);
+  EXPECT_EQ(p.window, 5);
+  EXPECT_EQ(p.start_grace, 0s);
+}
+
+// Absurd durations (a policy built in code) are bounded instead of overflowing time points.
+TEST(incident_tracker, huge_durations_do_not_overflow) {
+  auto p = policy("api", 1, 1);
+  p.start_grace = std::chrono::milliseconds::max();
+  incident_tracker t({p}, {{severity::high, std::chrono::milliseconds::max()}}, t0);
+  EXPECT_TRUE(t.on_result("api", check_result::failing("down"), t0 + 1h).events.empty());
+  EXPECT_TRUE(t.on_result("api", check_result::ok(), t0 + 2h).events.empty());
+  auto out = t.on_result("api", check_result::failing("down"), t0 + 3h);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_GT(out.events[0].snapshot.sla_deadline, t0 + 3h);
+  EXPECT_TRUE(t.tick(t0 + 24h * 365).empty());
+}
+
 // RFC 3339 with milliseconds in UTC, both ways; malformed text is refused.
 TEST(incident_json, rfc3339_format_and_parse) {
   using acis::daemon::format_rfc3339;

@@ -51,15 +51,23 @@ struct timed_result {
 class PostgresCheckTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = new test::pg_cluster();
-    ::setenv(password_var, cluster_->password().c_str(), 1);
+    try {
+      cluster_ = new test::pg_cluster();
+      ::setenv(password_var, cluster_->password().c_str(), 1);
+    } catch (const std::exception& e) {
+      setup_error_ = e.what();
+    }
   }
   static void TearDownTestSuite() {
     delete cluster_;
     cluster_ = nullptr;
     ::unsetenv(password_var);
   }
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr) << "no PostgreSQL cluster: " << setup_error_;
+  }
   void TearDown() override {
+    if (cluster_ == nullptr) return;
     // Leave the shared cluster as the next test expects it: answering.
     cluster_->thaw();
     if (!cluster_->running()) cluster_->start();
@@ -84,30 +92,40 @@ class PostgresCheckTest : public testing::Test {
   }
 
   // One run() with deadline now + timeout; the io_context runs at most timeout + 5 s.
-  // `during` (optional) is called from a timer on the loop `at` after the start.
-  timed_result run_once(check& chk, milliseconds timeout,
-                        std::function<void()> during = nullptr, milliseconds at = 0ms) {
-    std::optional<std::vector<check_result>> out;
-    std::exception_ptr error;
+  // `poll` (optional) is called on the loop every 20 ms while the run is in flight, until it
+  // returns true.
+  timed_result run_once(check& chk, milliseconds timeout, std::function<bool()> poll = nullptr) {
+    // Shared with the completion handler: after a fail-safe stop it may still run later.
+    struct outcome {
+      std::optional<std::vector<check_result>> results;
+      std::exception_ptr error;
+    };
+    auto done = std::make_shared<outcome>();
+    auto& out = done->results;
     const auto t0 = clock::now();
     asio::co_spawn(io_, chk.run(t0 + timeout),
-                   [&](std::exception_ptr e, std::vector<check_result> v) {
-                     error = e;
-                     out = std::move(v);
+                   [done](std::exception_ptr e, std::vector<check_result> v) {
+                     done->error = e;
+                     done->results = std::move(v);
                    });
     asio::steady_timer side(io_);
-    if (during) {
-      side.expires_after(at);
-      side.async_wait([&](boost::system::error_code ec) {
-        if (!ec && !out) during();
-      });
+    std::function<void(boost::system::error_code)> tick = [&](boost::system::error_code ec) {
+      if (ec || out || poll()) return;
+      side.expires_after(20ms);
+      side.async_wait(tick);
+    };
+    if (poll) {
+      side.expires_after(20ms);
+      side.async_wait(tick);
     }
     io_.restart();
     while (!out && clock::now() < t0 + timeout + 5s) io_.run_for(50ms);
     side.cancel();
+    io_.restart();
+    io_.poll();  // let the cancelled wait complete while `tick` still exists
     timed_result r;
     r.elapsed_ms = ms_since(t0);
-    EXPECT_FALSE(error) << "run() threw";
+    EXPECT_FALSE(done->error) << "run() threw";
     if (!out) {
       ADD_FAILURE() << "run() did not complete within the fail-safe bound";
       r.result = check_result::failing("<fail-safe>");
@@ -131,11 +149,13 @@ class PostgresCheckTest : public testing::Test {
   }
 
   static test::pg_cluster* cluster_;
+  static std::string setup_error_;
   asio::io_context io_;
   asio::thread_pool pool_{2};  // declared after io_: destroyed (joined) first
 };
 
 test::pg_cluster* PostgresCheckTest::cluster_ = nullptr;
+std::string PostgresCheckTest::setup_error_;
 
 // Evaluate the argument once (it may be a run), print the reason on failure.
 #define EXPECT_HEALTH(expr, expected)                                           \
@@ -377,7 +397,15 @@ TEST_F(PostgresCheckTest, BlackHolePortFailsAtTheDeadline) {
 // attempt is not "still blocked"). After SIGCONT the check is ok again.
 TEST_F(PostgresCheckTest, FrozenServerMidQuery) {
   auto chk = make(kind("SELECT pg_sleep(2)"));
-  auto r = run_once(*chk, 3s, [] { cluster_->freeze(); }, 300ms);
+  // Freeze once the query is running (not while connecting: that is another test).
+  auto r = run_once(*chk, 3s, [] {
+    if (cluster_->query_value("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                              "'acis-healthd' AND state = 'active' AND query LIKE "
+                              "'SELECT pg_sleep%'") != "1")
+      return false;
+    cluster_->freeze();
+    return true;
+  });
   std::cout << "[ timing ] frozen mid-query, timeout 3s: " << r.elapsed_ms << " ms\n";
   ASSERT_TRUE(cluster_->frozen());
   EXPECT_FAILING(r.result);

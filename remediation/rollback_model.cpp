@@ -30,6 +30,7 @@ using error = std::optional<std::string>;
 constexpr std::string_view temp_prefix = ".rollback-";
 constexpr std::string_view backup_prefix = "backup_";
 constexpr std::size_t max_model_name = 200;  // leaves room for the temp name within NAME_MAX
+constexpr std::size_t max_skipped_in_reason = 5;  // the full list is in rollback_result::skipped
 
 std::string os_error(int err) { return std::error_code(err, std::generic_category()).message(); }
 
@@ -476,8 +477,10 @@ rollback_result rollback_locked(int models_fd, const fs::path& models_dir,
   if (r.chosen_backup.empty()) {
     r.reason = "no healthy backup in " + model + ": ";
     if (r.skipped.empty()) r.reason += "no backup_* folders";
-    for (std::size_t i = 0; i < r.skipped.size(); ++i)
+    for (std::size_t i = 0; i < r.skipped.size() && i < max_skipped_in_reason; ++i)
       r.reason += (i ? "; " : "") + r.skipped[i];
+    if (r.skipped.size() > max_skipped_in_reason)
+      r.reason += "; and " + std::to_string(r.skipped.size() - max_skipped_in_reason) + " more";
     return r;
   }
 

@@ -79,8 +79,9 @@ struct rollback_result {
 // Rolls `models_dir/<model>` back as described above. `model` is one folder name: empty, `.`,
 // `..`, a name with `/` or NUL, a leading `-` or `.`, or a `backup_*` name is refused. First
 // removes leftovers of an interrupted rollback of this model (as recover_rollbacks() does).
-// Fails with a reason starting "no healthy backup" when no backup passes; then nothing in the
-// model folder has changed.
+// Fails with a reason starting "no healthy backup in <model>: " followed by the first five
+// skipped backups' reasons ("; and N more"), when no backup passes; then nothing in the model
+// folder has changed.
 //
 // `fault` (tests only) is called with a step name before each mutating step: "create_temp",
 // "copy_entry" (before each file, folder or symlink made in the new folder), "exchange",

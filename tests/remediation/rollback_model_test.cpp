@@ -275,6 +275,13 @@ TEST(RollbackModel, NoHealthyBackupFailsAndTouchesNothing) {
   EXPECT_TRUE(r.replaced_kept_as.empty());
   EXPECT_EQ(snapshot(tmp.path), before);
 
+  // The reason names at most five; `skipped` has them all.
+  write_file(m / "backup_20261130T120000Z" / "metadata.json", "[");
+  auto six = rollback_model(models, "value_small", spec_rules(models), now);
+  EXPECT_FALSE(six.ok);
+  EXPECT_EQ(six.skipped.size(), 6u);
+  EXPECT_THAT(six.reason, HasSubstr("; and 1 more"));
+
   // No backups at all.
   fs::create_directories(models / "fresh_model");
   write_model(models / "fresh_model", "fresh_model", "v1", "2026-12-01T11:00:00Z", 0.1, 0.1);

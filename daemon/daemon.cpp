@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <cctype>
 #include <deque>
+#include <fstream>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -19,16 +21,21 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "checks/check.hpp"
+#include "checks/http_client.hpp"
 #include "daemon/event_log.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/incident.hpp"
 #include "daemon/incident_journal.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/schedule.hpp"
+#include "remediation/policy.hpp"
+#include "remediation/process_runner.hpp"
+#include "remediation/steps.hpp"
 
 #ifndef ACIS_VERSION
 #define ACIS_VERSION "0.0.0"
@@ -92,6 +99,39 @@ http_reply json_reply(const json& j, int status = 200) {
           j.dump(2, ' ', false, json::error_handler_t::replace) + "\n"};
 }
 
+// One attempt of a check, bounded: the check honours the deadline itself; the backstop timer
+// guarantees it. Never throws for a failing check.
+asio::awaitable<std::vector<checks::check_result>> attempt(checks::check& chk,
+                                                          const config::check_config& c) {
+  const auto start = steady::now();
+  const auto deadline = start + c.timeout;
+  std::vector<checks::check_result> results;
+  try {
+    asio::steady_timer backstop(co_await asio::this_coro::executor);
+    backstop.expires_at(deadline + std::chrono::milliseconds(100));
+    auto r = co_await (chk.run(deadline) || backstop.async_wait(asio::use_awaitable));
+    if (r.index() == 0)
+      results = std::move(std::get<0>(r));
+    else
+      results.push_back(checks::check_result::failing(
+          "no result within the timeout of " + config::format_duration(c.timeout)));
+  } catch (const std::exception& e) {
+    results.clear();
+    results.push_back(checks::check_result::failing(std::string("check error: ") + e.what()));
+  }
+  const auto elapsed = steady::now() - start;
+  for (auto& r : results)
+    if (r.latency.count() == 0) r.latency = elapsed;
+  co_return results;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  return diff == 0;
+}
+
 // One configured check and its schedule.
 struct check_slot {
   const config::check_config* cfg;
@@ -110,7 +150,9 @@ class healthd {
         metrics_(ACIS_VERSION),
         signals_(ioc_, SIGINT, SIGTERM, SIGHUP),
         sla_timer_(ioc_),
-        rng_(std::random_device{}()) {}
+        rng_(std::random_device{}()),
+        remediation_timer_(ioc_),
+        policy_(cfg.runbooks) {}
 
   ~healthd() {
     pool_.stop();
@@ -129,6 +171,25 @@ class healthd {
                                                   ": " + ec.message()}});
       return 3;
     }
+    if (cfg_.daemon.control_token_file) {
+      std::ifstream in(*cfg_.daemon.control_token_file);
+      std::string token;
+      std::getline(in, token);
+      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+      if (!in && token.empty()) {
+        log_.error("daemon_failed", {{"reason", "cannot read control_token_file " +
+                                                    *cfg_.daemon.control_token_file}});
+        return 3;
+      }
+      if (token.size() < 16) {
+        log_.error("daemon_failed", {{"reason", "the control token must have at least 16 characters"}});
+        return 3;
+      }
+      control_token_ = token;
+    }
+    // Grandchildren that a runbook script leaves behind are re-parented to us, to be killed
+    // and reaped rather than left to PID 1.
+    remediation::become_subreaper();
     std::vector<check_policy> policies;
     for (const auto& c : cfg_.checks) policies.push_back(check_policy::from_config(c));
     tracker_.emplace(std::move(policies), cfg_.response_times, started);
@@ -143,8 +204,10 @@ class healthd {
       for (const auto& c : cfg_.checks) again.push_back(check_policy::from_config(c));
       pending_restore_events_ = tracker_->reconfigure(std::move(again), started);
       for (auto& r : replay.resolved) remember_resolved(std::move(r));
-      for (const auto* inc : tracker_->open_incidents())
+      for (const auto* inc : tracker_->open_incidents()) {
         log_.info("incident_restored", incident_fields(*inc));
+        restore_remediation(*inc, started);
+      }
     } catch (const std::exception& e) {
       log_.error("daemon_failed", {{"reason", std::string("incident journal: ") + e.what()}});
       return 3;
@@ -177,6 +240,7 @@ class healthd {
 
     for (auto& s : slots_) spawn(run_check(*s), "check " + s->cfg->name);
     spawn(sla_loop(), "sla clock");
+    spawn(remediation_loop(), "remediation");
     wait_signal();
 
     sd_notify(0, "READY=1");
@@ -206,29 +270,9 @@ class healthd {
       slot.timer.expires_at(st.due);
       co_await slot.timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (stopping_) co_return;
-      const auto start = steady::now();
-      metrics_.schedule_lag(start - st.due);
-      const auto deadline = start + slot.cfg->timeout;
-      std::vector<checks::check_result> results;
-      try {
-        // The check bounds itself; this timer is the backstop that guarantees it.
-        asio::steady_timer backstop(ioc_);
-        backstop.expires_at(deadline + std::chrono::milliseconds(100));
-        auto r = co_await (slot.check->run(deadline) ||
-                           backstop.async_wait(asio::use_awaitable));
-        if (r.index() == 0)
-          results = std::move(std::get<0>(r));
-        else
-          results.push_back(checks::check_result::failing(
-              "no result within the timeout of " + config::format_duration(slot.cfg->timeout)));
-      } catch (const std::exception& e) {
-        results.clear();
-        results.push_back(checks::check_result::failing(std::string("check error: ") + e.what()));
-      }
+      metrics_.schedule_lag(steady::now() - st.due);
+      auto results = co_await attempt(*slot.check, *slot.cfg);
       if (stopping_) co_return;
-      const auto elapsed = steady::now() - start;
-      for (auto& r : results)
-        if (r.latency.count() == 0) r.latency = elapsed;
       ++slot.runs;
       handle_results(*slot.cfg, results);
       st = st.next(steady::now(), slot.policy, tracker_->transition_pending(slot.cfg->name),
@@ -278,6 +322,7 @@ class healthd {
     server_->stop();
     for (auto& s : slots_) s->timer.cancel();
     sla_timer_.cancel();
+    remediation_timer_.cancel();
     signals_.cancel();
     ioc_.stop();
   }
@@ -288,6 +333,10 @@ class healthd {
     const auto now = wall_clock::now();
     for (const auto& r : results) {
       metrics_.check_result(c.name, r.target, r.status, r.latency);
+      if (r.status == checks::health::failing)
+        policy_.target_unhealthy(c.name, r.target, now);
+      else
+        policy_.target_healthy(c.name, r.target, now);
       auto out = tracker_->on_result(c.name, r, now);
       if (out.check_event == "check_failed") {
         log_.warn("check_failed", {{"check", c.name}, {"target", r.target},
@@ -336,6 +385,16 @@ class healthd {
       } else if (ev.kind == "sla_breached") {
         metrics_.sla_breached(i.level);
         log_.error(ev.kind, fields);
+        if (i.state == incident_state::escalated) {
+          // The response time passed with the incident escalated: the backup contact too.
+          auto esc = fields;
+          add_contacts(esc, i, now);
+          esc["reason"] = "response time passed while escalated";
+          log_.error("incident_escalated", esc);
+        }
+      } else if (ev.kind == "incident_escalated") {
+        add_contacts(fields, i, now);
+        log_.error(ev.kind, fields);
       } else if (ev.kind == "incident_resolved") {
         fields["duration_ms"] = ms(i.resolved_at.value_or(now) - i.opened_at);
         fields["sla_met"] = !i.sla_breached;
@@ -344,9 +403,15 @@ class healthd {
       } else {
         log_.info(ev.kind, fields);
       }
-      // Remediation plugs in here: an incident that is open (not suppressed) and whose check
-      // names a runbook asks the runbook engine for a run.
+      // An open incident whose check names a runbook asks for it; the policy decides when
+      // (a suppressed one waits for its root cause, an escalated one for an operator).
+      if (i.state == incident_state::resolved) {
+        if (wanting_.erase(i.id)) policy_.incident_closed(i.id, now);
+      } else if (const auto* c = cfg_.find_check(i.check); c && c->runbook) {
+        wanting_.try_emplace(i.id, remediation::incident_ref{i.id, *c->runbook, i.check, i.target});
+      }
     }
+    poke_remediation();
     update_open_gauge();
     sla_timer_.cancel();  // re-arm for the earliest deadline
   }
@@ -362,11 +427,284 @@ class healthd {
     metrics_.set_open_incidents(open);
   }
 
+  // ---- remediation ----------------------------------------------------------------------------
+
+  void add_contacts(json& fields, const incident& i, wall_clock::time_point now) const {
+    const auto* c = cfg_.find_check(i.check);
+    if (!c || !c->issue_type) return;
+    auto it = cfg_.escalation.find(*c->issue_type);
+    if (it == cfg_.escalation.end()) return;
+    fields["contact"] = it->second.primary;
+    // The backup contact too once the severity's response time has passed (SPEC.md).
+    if (now >= i.sla_deadline) fields["backup_contact"] = it->second.backup;
+  }
+
+  // A timeline entry on the incident, journaled (flushed) but not logged: the caller logs a
+  // richer event of its own.
+  void annotate(const std::string& id, const std::string& event, const std::string& detail) {
+    const auto now = wall_clock::now();
+    if (auto ev = tracker_->annotate(id, event, detail, now)) {
+      try {
+        journal_->append(*ev, now);
+      } catch (const std::exception& e) {
+        log_.error("journal_write_failed", {{"incident", id}, {"reason", e.what()}});
+      }
+    }
+  }
+
+  // After a restart: the attempts an open incident already had count (SPEC.md: an attempt cut
+  // off by the crash counts as failed), so that a crash loop cannot reset max_attempts.
+  void restore_remediation(const incident& i, wall_clock::time_point now) {
+    const auto* c = cfg_.find_check(i.check);
+    if (!c || !c->runbook || !cfg_.runbooks.count(*c->runbook)) return;
+    remediation::incident_ref ref{i.id, *c->runbook, i.check, i.target};
+    bool running = false;
+    for (const auto& t : i.timeline) {
+      if (t.event == "remediation_started") {
+        policy_.started(ref, t.at);
+        running = true;
+      } else if (t.event == "remediation_finished" && running) {
+        policy_.finished(i.id, t.detail.rfind("success", 0) == 0, t.at);
+        running = false;
+      }
+    }
+    if (running) {
+      policy_.finished(i.id, false, now);
+      annotate(i.id, "remediation_finished", "failure: cut off by a daemon restart");
+      log_.warn("remediation_finished", {{"incident", i.id}, {"runbook", ref.runbook},
+                                         {"outcome", "failure"},
+                                         {"reason", "cut off by a daemon restart"}});
+    }
+    if (i.state != incident_state::resolved) wanting_.try_emplace(i.id, ref);
+  }
+
+  void poke_remediation() { remediation_timer_.cancel(); }
+
+  asio::awaitable<void> remediation_loop() {
+    while (!stopping_) {
+      const auto now = wall_clock::now();
+      if (maintenance_ && maintenance_until_ && now >= *maintenance_until_) end_maintenance("the maintenance window ended");
+      for (auto it = wanting_.begin(); it != wanting_.end();) {
+        const auto ref = it->second;
+        ++it;  // run/give_up below may change wanting_
+        const auto* inc = tracker_->find(ref.id);
+        if (!inc) continue;
+        remediation::incident_conditions cond;
+        if (inc->state == incident_state::suppressed)
+          cond.suppressed_by = inc->suppressed_by.value_or("a dependency");
+        cond.escalated = inc->state == incident_state::escalated;
+        cond.maintenance = maintenance_;
+        auto d = policy_.decide(ref, cond, now);
+        switch (d.what) {
+          case remediation::decision::kind::run:
+            if (policy_.started(ref, now)) spawn(run_runbook(ref, d.attempt), "runbook " + ref.runbook);
+            break;
+          case remediation::decision::kind::give_up: {
+            log_.warn("remediation_gave_up", {{"incident", ref.id}, {"runbook", ref.runbook},
+                                              {"check", ref.check}, {"target", ref.target},
+                                              {"reason", d.reason}});
+            metrics_.remediation_run(ref.runbook, "gave_up");
+            if (auto ev = tracker_->escalate(ref.id, d.reason, now)) apply({*ev});
+            break;
+          }
+          case remediation::decision::kind::skip:
+          case remediation::decision::kind::wait:
+            break;
+        }
+      }
+      auto next = policy_.next_wakeup();
+      if (maintenance_until_ && (!next || *maintenance_until_ < *next)) next = maintenance_until_;
+      const auto wait = next ? std::max<wall_clock::duration>(wall_clock::duration::zero(), *next - wall_clock::now())
+                             : wall_clock::duration(std::chrono::hours(1));
+      remediation_timer_.expires_after(std::chrono::duration_cast<steady::duration>(wait) +
+                                       std::chrono::milliseconds(1));
+      co_await remediation_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  asio::awaitable<void> run_runbook(remediation::incident_ref ref, int attempt_no) {
+    const auto& rb = cfg_.runbooks.at(ref.runbook);
+    const auto* c = cfg_.find_check(ref.check);
+    const auto* inc = tracker_->find(ref.id);
+    const bool dry = cfg_.daemon.dry_run;
+    remediation::step_context ctx;
+    ctx.io = ioc_.get_executor();
+    ctx.blocking = &pool_;
+    ctx.dry_run = dry;
+    ctx.check = c;
+    ctx.target = ref.target;
+    ctx.values.values = {{"check", ref.check},
+                         {"incident", ref.id},
+                         {"severity", std::string(config::to_string(inc ? inc->level : c->level))}};
+    if (!ref.target.empty()) ctx.values.values["target"] = ref.target;
+    if (c && std::holds_alternative<config::model_metadata_check>(c->kind) && !ref.target.empty())
+      ctx.values.values["model"] = ref.target;
+    ctx.verify = [this](const std::string& check, const std::string& target,
+                        std::chrono::milliseconds within) { return verify(check, target, within); };
+
+    const auto run_start = steady::now();
+    annotate(ref.id, "remediation_started",
+             "attempt " + std::to_string(attempt_no) + " of " + std::to_string(rb.max_attempts) +
+                 " of runbook " + ref.runbook + (dry ? " (dry run)" : ""));
+    log_.warn("remediation_started", {{"incident", ref.id}, {"check", ref.check}, {"target", ref.target},
+                                      {"runbook", ref.runbook}, {"attempt", attempt_no},
+                                      {"max_attempts", rb.max_attempts}, {"dry_run", dry},
+                                      {"steps", rb.steps.size()}});
+    bool ok = true;
+    std::string failure;
+    for (const auto& step : rb.steps) {
+      if (stopping_) co_return;
+      const auto t0 = steady::now();
+      log_.info("step_started", {{"incident", ref.id}, {"runbook", ref.runbook}, {"step", step.name},
+                                 {"kind", remediation::step_kind(step)}, {"attempt", attempt_no},
+                                 {"dry_run", dry},
+                                 {"resolved", remediation::describe_step(step, ctx.values)}});
+      auto out = co_await remediation::execute_step(step, ctx);
+      const auto took = steady::now() - t0;
+      metrics_.remediation_step(ref.runbook, step.name, std::chrono::duration<double>(took).count());
+      json f{{"incident", ref.id}, {"runbook", ref.runbook}, {"step", step.name},
+             {"kind", remediation::step_kind(step)}, {"attempt", attempt_no}, {"ok", out.ok},
+             {"duration_ms", ms(took)}, {"reason", out.detail}};
+      if (!out.output.empty()) f["output"] = out.output;
+      if (out.ok) log_.info("step_finished", f); else log_.warn("step_finished", f);
+      annotate(ref.id, "step_finished",
+               step.name + ": " + (out.ok ? "ok" : "failed") + " in " +
+                   checks::format_seconds(took) + " — " + out.detail);
+      if (out.manual_instruction) {
+        annotate(ref.id, "manual_action", *out.manual_instruction);
+        log_.warn("manual_action", {{"incident", ref.id}, {"runbook", ref.runbook},
+                                    {"step", step.name}, {"instruction", *out.manual_instruction}});
+      }
+      if (!out.ok) {
+        ok = false;
+        failure = step.name + ": " + out.detail;
+        break;
+      }
+    }
+    const std::string outcome = dry ? "dry_run" : ok ? "success" : "failure";
+    metrics_.remediation_run(ref.runbook, outcome);
+    annotate(ref.id, "remediation_finished", (ok ? "success" : "failure: " + failure));
+    json f{{"incident", ref.id}, {"check", ref.check}, {"target", ref.target}, {"runbook", ref.runbook},
+           {"attempt", attempt_no}, {"outcome", outcome},
+           {"duration_ms", ms(steady::now() - run_start)}};
+    if (!ok) f["reason"] = failure;
+    if (ok) log_.info("remediation_finished", f); else log_.warn("remediation_finished", f);
+    policy_.finished(ref.id, ok, wall_clock::now());
+    poke_remediation();
+  }
+
+  // The `verify` step: re-run a check (a fresh instance, so that a scheduled run in flight is
+  // not disturbed) until it passes or `within` is over. Results feed the incident tracker.
+  asio::awaitable<std::string> verify(const std::string& check, const std::string& target,
+                                      std::chrono::milliseconds within) {
+    const auto* c = cfg_.find_check(check);
+    if (!c) co_return "no check named " + check;
+    auto chk = checks::make_check(*c, checks::check_context{ioc_.get_executor(), &pool_});
+    const auto end = steady::now() + within;
+    std::string last = "not run";
+    for (;;) {
+      auto results = co_await attempt(*chk, *c);
+      if (stopping_) co_return "daemon stopping";
+      handle_results(*c, results);
+      bool ok = !results.empty();
+      for (const auto& r : results) {
+        if (!target.empty() && r.target != target) continue;
+        if (r.status == checks::health::failing) {
+          ok = false;
+          last = r.reason;
+        }
+      }
+      if (ok) co_return "";
+      const auto pause = std::min<steady::duration>(c->effective_pending_interval(), std::chrono::seconds(1));
+      if (steady::now() + pause >= end) co_return last;
+      asio::steady_timer t(ioc_);
+      t.expires_after(pause);
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  void end_maintenance(const std::string& why) {
+    if (!maintenance_) return;
+    maintenance_ = false;
+    maintenance_until_.reset();
+    log_.info("maintenance_ended", {{"reason", why}});
+    poke_remediation();
+  }
+
+  // ---- control endpoints (bearer token) -------------------------------------------------------
+
+  std::optional<http_reply> authorize(const http_request_view& r) const {
+    if (!control_token_)
+      return http_reply{403, "text/plain", "control endpoints are disabled (daemon.control_token_file is null)\n"};
+    const std::string prefix = "Bearer ";
+    if (r.authorization.rfind(prefix, 0) != 0)
+      return http_reply{401, "text/plain", "a bearer token is required\n"};
+    if (!constant_time_equal(std::string_view(r.authorization).substr(prefix.size()), *control_token_))
+      return http_reply{403, "text/plain", "wrong token\n"};
+    return std::nullopt;
+  }
+
+  http_reply control(const std::string& path, const http_request_view& r) {
+    if (auto denied = authorize(r)) {
+      log_.warn("control_denied", {{"path", path}, {"method", r.method}, {"status", denied->status}});
+      return *denied;
+    }
+    json body = r.body.empty() ? json::object() : json::parse(r.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return {400, "text/plain", "the body must be a JSON object\n"};
+    const auto now = wall_clock::now();
+    if (path == "/maintenance") {
+      if (r.method == "DELETE") {
+        const bool was = maintenance_;
+        end_maintenance("ended by an operator");
+        return json_reply({{"maintenance", false}, {"changed", was}});
+      }
+      maintenance_ = true;
+      maintenance_reason_ = body.value("reason", "");
+      maintenance_until_.reset();
+      if (body.contains("until")) {
+        auto until = body["until"].is_string() ? parse_rfc3339(body["until"].get<std::string>()) : std::nullopt;
+        if (!until) return {400, "text/plain", "until must be an RFC 3339 time\n"};
+        maintenance_until_ = *until;
+      }
+      json f{{"reason", maintenance_reason_}};
+      if (maintenance_until_) f["until"] = format_rfc3339(*maintenance_until_);
+      log_.info("maintenance_started", f);
+      poke_remediation();
+      f["maintenance"] = true;
+      return json_reply(f);
+    }
+    // /incidents/ID/ack and /incidents/ID/retry
+    const auto rest = path.substr(std::strlen("/incidents/"));
+    const auto slash = rest.find('/');
+    const auto id = rest.substr(0, slash);
+    const auto action = slash == std::string::npos ? "" : rest.substr(slash + 1);
+    if (!tracker_->find(id)) return {404, "text/plain", "no open incident " + id + "\n"};
+    if (action == "ack") {
+      auto ev = tracker_->acknowledge(id, body.value("comment", ""), now);
+      if (!ev) return {409, "text/plain", "already acknowledged\n"};
+      apply({*ev});
+      return json_reply(json(*tracker_->find(id)));
+    }
+    if (action == "retry") {
+      policy_.operator_reset(id);
+      log_.info("remediation_reset", {{"incident", id}, {"reason", "operator asked for a retry"}});
+      poke_remediation();
+      return json_reply({{"incident", id}, {"retry", true}});
+    }
+    return {404, "text/plain", "not found\n"};
+  }
+
   // ---- HTTP -----------------------------------------------------------------------------------
 
   http_reply route(const http_request_view& r) {
     auto [path, query] = split_target(r.target);
     const bool get = r.method == "GET" || r.method == "HEAD";
+    if (r.method == "POST" || r.method == "DELETE") {
+      if (path == "/maintenance" ||
+          (r.method == "POST" && path.rfind("/incidents/", 0) == 0 && path.find('/', 11) != std::string::npos))
+        return control(path, r);
+      return {405, "text/plain", "method not allowed\n"};
+    }
     if (path == "/healthz") {
       if (!get) return {405, "text/plain", "method not allowed\n"};
       return {200, "text/plain; charset=utf-8", "ok\n"};
@@ -434,9 +772,14 @@ class healthd {
     }
     json incidents = json::array();
     for (const auto* i : tracker_->open_incidents()) incidents.push_back(*i);
+    json remediation_json = json::array();
+    for (const auto& [id, ref] : wanting_)
+      remediation_json.push_back({{"incident", id}, {"runbook", ref.runbook}});
     return {{"version", ACIS_VERSION},
             {"now", format_rfc3339(wall_clock::now())},
             {"dry_run", cfg_.daemon.dry_run},
+            {"maintenance", maintenance_},
+            {"remediation", std::move(remediation_json)},
             {"checks", std::move(checks_json)},
             {"incidents", std::move(incidents)}};
   }
@@ -455,6 +798,14 @@ class healthd {
   std::vector<std::unique_ptr<check_slot>> slots_;
   std::deque<incident> resolved_;
   std::vector<incident_event> pending_restore_events_;
+  // Remediation: incidents that want their runbook, the policy that says when, the mode.
+  asio::steady_timer remediation_timer_;
+  remediation::remediation_policy policy_;
+  std::map<std::string, remediation::incident_ref> wanting_;
+  bool maintenance_ = false;
+  std::string maintenance_reason_;
+  std::optional<wall_clock::time_point> maintenance_until_;
+  std::optional<std::string> control_token_;
   bool stopping_ = false;
   int exit_code_ = 0;
 };
@@ -484,25 +835,8 @@ int run_once(const config::config& cfg, bool as_json) {
     auto* chk = built[i].get();
     asio::co_spawn(
         ioc,
-        [&c, chk, &rows, &ioc]() -> asio::awaitable<void> {
-          const auto start = steady::now();
-          const auto deadline = start + c.timeout;
-          std::vector<checks::check_result> results;
-          try {
-            asio::steady_timer backstop(ioc);
-            backstop.expires_at(deadline + std::chrono::milliseconds(100));
-            auto r = co_await (chk->run(deadline) || backstop.async_wait(asio::use_awaitable));
-            if (r.index() == 0)
-              results = std::move(std::get<0>(r));
-            else
-              results.push_back(checks::check_result::failing("no result within the timeout"));
-          } catch (const std::exception& e) {
-            results.push_back(checks::check_result::failing(std::string("check error: ") + e.what()));
-          }
-          for (auto& r : results) {
-            if (r.latency.count() == 0) r.latency = steady::now() - start;
-            rows.push_back({c.name, std::move(r)});
-          }
+        [&c, chk, &rows]() -> asio::awaitable<void> {
+          for (auto& r : co_await attempt(*chk, c)) rows.push_back({c.name, std::move(r)});
         },
         asio::detached);
   }

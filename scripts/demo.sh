@@ -2,12 +2,15 @@
 # The demo: acis-healthd against a local demo of the ACIS platform that this script starts
 # itself (throwaway PostgreSQL 15, toy API and frontend, a models folder with one good model
 # and one whose metrics fail a rule). The daemon runs in the foreground with its JSON log on
-# the terminal while a scenario breaks things:
-#   1. the toy API is killed             -> incident `api` opens as high
-#   2. the API is started again          -> the incident resolves
-#   3. PostgreSQL is stopped             -> incident `database` opens as critical, and the API's
-#                                           incident is suppressed under it (root cause named)
-#   4. PostgreSQL is started again       -> both resolve
+# the terminal while a scenario breaks things; the daemon's runbooks repair them:
+#   0. the bad model                     -> incident `models/value_small` (critical); the
+#                                           emergency-model-rollback runbook swaps in the newest
+#                                           healthy backup and verifies it: resolved
+#   1. the toy API is killed             -> incident `api` (high); the api-down runbook restarts
+#                                           it and verifies /health: resolved
+#   2. PostgreSQL is stopped             -> incident `database` (critical) with the API's
+#                                           incident suppressed under it (root cause named); the
+#                                           database runbook starts PostgreSQL: both resolve
 # then prints /status, /incidents?state=all and some /metrics, and stops everything.
 #
 #   scripts/demo.sh               (SKIP_DEPS=1 skips apt; KEEP=1 keeps the temp folder)
@@ -51,6 +54,7 @@ sed -e "s|@LISTEN_PORT@|$port|" -e "s|@STATE_DIR@|$dir/state|" \
     -e "s|@PG_CONNINFO@|$PG_CONNINFO|" -e "s|@PGPASSWORD_FILE@|$dir/pgpassword|" \
     -e "s|@API_URL@|$API_URL|" -e "s|@FRONTEND_URL@|$FRONTEND_URL|" \
     -e "s|@MODELS_DIR@|$MODELS_DIR|" -e "s|@REPO@|$repo|" -e "s|@PLATFORM_DIR@|$dir|" \
+    -e "s|@TOY@|$ACIS_TOY_SERVICE|" \
     config/demo.json >"$dir/acis-healthd.json"
 "$bin" check-config --config "$dir/acis-healthd.json"
 log=$dir/daemon.log
@@ -75,23 +79,20 @@ scenario() {
   set -e
   local i
   for ((i = 0; i < 100; i++)); do curl -fs "$url/healthz" >/dev/null && break; sleep 0.1; done
-  sleep 4
-  banner "1. killing the toy API (as if it crashed)"
+  banner "0. the model value_small fails its sharpe_ratio rule: the daemon rolls it back"
+  wait_event incident_resolved models 40
+  sleep 1
+  banner "1. killing the toy API (as if it crashed): the daemon's api-down runbook restarts it"
   scripts/platform.sh kill-api "$dir" >&2
   wait_event incident_opened api
-  banner "2. starting the API again"
-  scripts/platform.sh start-api "$dir" >&2
-  wait_event incident_resolved api
+  wait_event incident_resolved api 40
   sleep 2
-  banner "3. stopping PostgreSQL"
+  banner "2. stopping PostgreSQL: critical, the API suppressed under it; the runbook starts it"
   scripts/platform.sh stop-db "$dir" >&2
   wait_event incident_opened database
   wait_event incident_suppressed api || true
-  sleep 3
   curl -fs "$url/status" >"$dir/status-during.json" || true
-  banner "4. starting PostgreSQL again"
-  scripts/platform.sh start-db "$dir" >&2
-  wait_event incident_resolved database
+  wait_event incident_resolved database 40
   wait_event incident_resolved api 20 || true
   sleep 1
   curl -fs "$url/status" >"$dir/status.json"
@@ -114,8 +115,8 @@ daemon_pid=""
 sleep 0.2
 
 banner "what happened (from the log)"
-jq -r 'select(.event | test("^incident_|^sla_")) |
-       "\(.ts)  \(.event | . + " " * (22 - length))  \(.incident // "")  \(.check)\(if .target != "" then "/" + .target else "" end)  \(.severity)  \(.state)\(if .suppressed_by then "  root cause: " + .suppressed_by else "" end)  \(.reason // "")"' "$log"
+jq -r 'select(.event | test("^incident_|^sla_|^remediation_|^step_finished|^manual_action")) |
+       "\(.ts)  \(.event | . + " " * (26 - length))  \(.incident // "")  \(.check // .runbook)\(if (.target // "") != "" then "/" + .target else "" end)  \(.severity // .step // "")  \(.state // .outcome // "")\(if .suppressed_by then "  root cause: " + .suppressed_by else "" end)  \(.reason // .instruction // "")"' "$log"
 
 banner "open incidents at the end (/status)"
 jq -r '.incidents[] | "\(.id)  \(.check)/\(.target)  \(.severity)  \(.state)  \(.reason)"' "$dir/status.json"
@@ -126,4 +127,4 @@ jq -r '.[] | "\(.id)  \(.check)\(if .target != "" then "/" + .target else "" end
 banner "some of /metrics"
 grep -E '^acis_(check_up|incidents_open|incidents_total|healthd_build_info)' "$dir/metrics.txt" | head -20
 
-banner "the demo showed: API failure detected as high, database stop detected as critical with the API suppressed under it, all resolved"
+banner "the demo showed: failures detected (API high, database critical with the API suppressed under it, a failing model critical) and repaired by their runbooks"

@@ -125,7 +125,7 @@ class daemon_e2e : public ::testing::Test {
     env_ = read_env(dir_ + "/platform.env");
     ASSERT_EQ(env_["PLATFORM_READY"], "1") << read_file(dir_ + "/platform.env");
     port_ = free_port();
-    write_config();
+    cfg_ = base_config();
   }
 
   void TearDown() override {
@@ -135,8 +135,8 @@ class daemon_e2e : public ::testing::Test {
     else if (!dir_.empty()) std::fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
   }
 
-  void write_config() {
-    json cfg = {
+  json base_config() {
+    return {
         {"daemon", {{"listen", "127.0.0.1:" + std::to_string(port_)},
                     {"state_dir", dir_ + "/state"},
                     {"log_level", "debug"}}},
@@ -162,10 +162,16 @@ class daemon_e2e : public ::testing::Test {
          {{"database", {{"primary", "DBA"}, {"backup", "Infrastructure"}}},
           {"backend", {{"primary", "Backend Lead"}, {"backup", "DevOps"}}},
           {"model", {{"primary", "ML Team Lead"}, {"backup", "Platform Owner"}}}}}};
-    std::ofstream(dir_ + "/healthd.json") << cfg.dump(2);
+  }
+
+  json& check(const std::string& name) {
+    for (auto& c : cfg_["checks"])
+      if (c["name"] == name) return c;
+    throw std::runtime_error("no check " + name);
   }
 
   void start_daemon(const std::string& log) {
+    std::ofstream(dir_ + "/healthd.json") << cfg_.dump(2);
     log_ = dir_ + "/" + log;
     daemon_ = std::make_unique<child_process>(
         std::vector<std::string>{daemon_bin, "run", "--config", dir_ + "/healthd.json"}, log_,
@@ -186,6 +192,7 @@ class daemon_e2e : public ::testing::Test {
   }
 
   std::string dir_;
+  json cfg_;
   bool started_ = false;
   std::map<std::string, std::string> env_;
   unsigned short port_ = 0;
@@ -320,6 +327,7 @@ TEST_F(daemon_e2e, detects_suppresses_survives_sigkill_and_resolves) {
 
 // `once` runs every check a single time: the bad model makes it exit 1, and --json names it.
 TEST_F(daemon_e2e, once_reports_each_target_and_exits_1_on_failure) {
+  std::ofstream(dir_ + "/healthd.json") << cfg_.dump(2);
   const std::string out = dir_ + "/once.out";
   child_process p({daemon_bin, "once", "--config", dir_ + "/healthd.json", "--json"}, out);
   auto st = p.wait_for(30s);
@@ -356,9 +364,126 @@ TEST_F(daemon_e2e, broken_config_names_pointers_and_exits_2) {
     EXPECT_NE(text.find("/checks/1/depends_on/0"), std::string::npos) << text;
   }
   // The good config passes.
+  std::ofstream(dir_ + "/healthd.json") << cfg_.dump(2);
   const std::string out = dir_ + "/good.out";
   child_process p({daemon_bin, "check-config", "--config", dir_ + "/healthd.json"}, out, out);
   auto st = p.wait_for(10s);
   ASSERT_TRUE(st);
   EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << read_file(out);
+}
+
+namespace {
+
+int count_events(const std::string& file, const std::string& event, const std::string& key = {},
+                 const std::string& value = {}) {
+  int n = 0;
+  for (const auto& e : log_events(file))
+    if (e.value("event", "") == event && (key.empty() || e.value(key, "") == value)) ++n;
+  return n;
+}
+
+json restart_api_runbook(const std::string& platform, const std::string& dir) {
+  return {{"max_attempts", 3}, {"backoff", "1s"}, {"cooldown", "1m"},
+          {"steps", json::array({{{"name", "restart API"},
+                                  {"run", json::array({"/bin/bash", platform, "start-api", dir})},
+                                  {"env", {{"ACIS_TOY_SERVICE", toy_bin}}},
+                                  {"timeout", "30s"}},
+                                 {{"name", "verify health"}, {"verify", "api"}, {"within", "10s"}}})}};
+}
+
+}  // namespace
+
+// The api-down runbook brings a killed API back: incident opened, remediation started, the
+// restart step and the verify step pass, the incident resolves, exactly one run.
+TEST_F(daemon_e2e, api_down_runbook_restarts_the_api) {
+  check("api")["runbook"] = "api-down";
+  cfg_["runbooks"] = {{"api-down", restart_api_runbook(platform_sh, dir_)}};
+  start_daemon("remediate.log");
+  ASSERT_TRUE(wait_until([&] { return get_json("/status")["checks"][1]["targets"][0]["state"] == "ok"; }, 20s));
+  platform("kill-api");
+  ASSERT_TRUE(wait_until([&] { return has_event(log_, "incident_resolved", "api"); }, 40s)) << read_file(log_);
+  EXPECT_EQ(count_events(log_, "remediation_started"), 1) << read_file(log_);
+  auto fin = log_events(log_);
+  bool restart_ok = false, verify_ok = false, success = false;
+  for (const auto& e : fin) {
+    if (e["event"] == "step_finished" && e["step"] == "restart API") restart_ok = e["ok"];
+    if (e["event"] == "step_finished" && e["step"] == "verify health") verify_ok = e["ok"];
+    if (e["event"] == "remediation_finished") success = e["outcome"] == "success";
+  }
+  EXPECT_TRUE(restart_ok);
+  EXPECT_TRUE(verify_ok);
+  EXPECT_TRUE(success);
+  EXPECT_EQ(http_get(static_cast<unsigned short>(std::stoi(read_env(dir_ + "/platform.env")["API_PORT"])), "/health").status, 200);
+  auto metrics = http_get(port_, "/metrics").body;
+  EXPECT_NE(metrics.find("acis_remediation_runs_total{outcome=\"success\",runbook=\"api-down\"} 1"), std::string::npos) << metrics;
+}
+
+// A service that never comes back: exactly max_attempts runs, then the incident is escalated
+// naming the primary contact of its issue type, and no further run follows.
+TEST_F(daemon_e2e, runbook_that_cannot_fix_escalates_after_max_attempts) {
+  check("api")["runbook"] = "api-down";
+  cfg_["runbooks"] = {{"api-down",
+                       {{"max_attempts", 2}, {"backoff", "500ms"}, {"cooldown", "1m"},
+                        {"steps", json::array({{{"name", "try"}, {"run", json::array({"/bin/false"})},
+                                                {"timeout", "5s"}}})}}}};
+  start_daemon("escalate.log");
+  ASSERT_TRUE(wait_until([&] { return get_json("/status")["checks"][1]["targets"][0]["state"] == "ok"; }, 20s));
+  platform("kill-api");
+  ASSERT_TRUE(wait_until([&] { return has_event(log_, "incident_escalated", "api"); }, 30s)) << read_file(log_);
+  auto esc = *find_event(log_, "incident_escalated", "api");
+  EXPECT_EQ(esc["contact"], "Backend Lead");
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(count_events(log_, "remediation_started"), 2) << read_file(log_);
+  auto open = get_json("/incidents?state=open");
+  bool escalated = false;
+  for (const auto& i : open)
+    if (i["check"] == "api") escalated = i["state"] == "escalated";
+  EXPECT_TRUE(escalated);
+}
+
+// A flapping API (healthy and failing in turn, every 0.6 s, for 12 s) triggers no
+// remediation storm: the cooldown allows one run, not one per flap.
+TEST_F(daemon_e2e, flapping_service_triggers_no_remediation_storm) {
+  check("api")["runbook"] = "api-down";
+  check("api")["fall"] = 1;
+  cfg_["runbooks"] = {{"api-down",
+                       {{"max_attempts", 3}, {"backoff", "500ms"}, {"cooldown", "1m"},
+                        {"steps", json::array({{{"name", "noop"}, {"run", json::array({"/bin/true"})},
+                                                {"timeout", "5s"}}})}}}};
+  start_daemon("flap.log");
+  ASSERT_TRUE(wait_until([&] { return get_json("/status")["checks"][1]["targets"][0]["state"] == "ok"; }, 20s));
+  const std::string fail_file = dir_ + "/api.fail";
+  for (int i = 0; i < 20; ++i) {
+    if (i % 2 == 0) std::ofstream(fail_file) << "x";
+    else fs::remove(fail_file);
+    std::this_thread::sleep_for(600ms);
+  }
+  fs::remove(fail_file);
+  const int opened = count_events(log_, "incident_opened", "check", "api");
+  const int runs = count_events(log_, "remediation_started");
+  EXPECT_GE(opened, 3) << read_file(log_);  // it really flapped
+  EXPECT_LE(runs, 2) << read_file(log_);
+}
+
+// The model rollback runbook restores a model whose metrics fail: the newest healthy backup
+// goes live, the incident resolves, the replaced version is kept as a backup.
+TEST_F(daemon_e2e, model_rollback_runbook_restores_a_failing_model) {
+  check("models")["runbook"] = "emergency-model-rollback";
+  cfg_["runbooks"] = {{"emergency-model-rollback",
+                       {{"steps", json::array({{{"name", "stop trading"},
+                                                {"signal", {{"cmdline_contains", "run_daily_rebalance_e2e"}, {"signal", "TERM"}}}},
+                                               {{"name", "roll back"}, {"rollback_model", json::object()}},
+                                               {{"name", "verify"}, {"verify", "models"}, {"within", "10s"}},
+                                               {{"name", "resume trading"},
+                                                {"manual", "Resume trading after checking the rolled-back model."}}})}}}};
+  start_daemon("rollback.log");
+  ASSERT_TRUE(wait_until([&] { return has_event(log_, "incident_resolved", "models", "value_small"); }, 40s))
+      << read_file(log_);
+  auto meta = json::parse(read_file(env_["MODELS_DIR"] + "/value_small/metadata.json"));
+  EXPECT_GE(meta["metrics"]["sharpe_ratio"].get<double>(), 0.5);
+  bool kept = false;
+  for (const auto& e : fs::directory_iterator(env_["MODELS_DIR"] + "/value_small"))
+    if (e.path().filename().string().find("_replaced") != std::string::npos) kept = true;
+  EXPECT_TRUE(kept);
+  EXPECT_EQ(count_events(log_, "manual_action"), 1);
 }

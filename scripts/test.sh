@@ -30,6 +30,7 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
   cmake --build build-asan -j"$jobs"
   echo "== tests (ASan + UBSan)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS=suppressions="$root/tests/lsan.supp" \
     ctest --test-dir build-asan --output-on-failure --timeout 600
 fi
 echo "== all tests passed"

@@ -439,12 +439,8 @@ rollback_result rollback_locked(int models_fd, const fs::path& models_dir,
     return r;
   }
   std::vector<backup_entry> backups;
-  std::vector<std::string> live;
   for (const auto& n : names) {
-    if (!is_backup_name(n)) {
-      live.push_back(n);
-      continue;
-    }
+    if (!is_backup_name(n)) continue;  // a live file
     backup_entry b;
     b.name = n;
     std::string_view rest = std::string_view(n).substr(backup_prefix.size());

@@ -90,7 +90,7 @@ scenario() {
   banner "2. stopping PostgreSQL: critical, the API suppressed under it; the runbook starts it"
   scripts/platform.sh stop-db "$dir" >&2
   wait_event incident_opened database
-  wait_event incident_suppressed api || true
+  wait_event incident_suppressed api 15 || true
   curl -fs "$url/status" >"$dir/status-during.json" || true
   wait_event incident_resolved database 40
   wait_event incident_resolved api 20 || true

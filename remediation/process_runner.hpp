@@ -24,8 +24,10 @@
 //    Logging is the caller's (the step executor's) job; this layer does no I/O besides the
 //    child's.
 //  - Cancelling the awaiting coroutine (e.g. racing it with `||`, or the daemon stopping)
-//    sends SIGTERM to the group, SIGKILL after `grace`, reaps, and completes with `cancelled`.
-//    The completion waits for that clean-up (at most `grace` plus the SIGKILL wait).
+//    sends SIGTERM to the group, SIGKILL after `grace`, reaps, and completes with `cancelled`
+//    (with the main child's own status instead if it had already ended and only leftovers of
+//    its group were being cleaned up). The completion waits for that clean-up (at most `grace`
+//    plus the SIGKILL wait), so `a || b` returns with nothing of the step left running.
 //  - Never throws for anything about the child: a failure to start is `spawn_failed` with a
 //    reason. Nothing blocks the event loop beyond posix_spawn itself (which returns once the
 //    child has exec'd) and short reads of /proc while a group is being cleaned up.

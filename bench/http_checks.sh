@@ -160,6 +160,7 @@ wait_http() {  # port path seconds pid: until 200, bounded; fails early if pid d
 
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }  # utime+stime
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }        # VmHWM, VmRSS
+ctx_switches() { awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s }' "/proc/$1/status"; }
 now_s() { date +%s.%N; }
 fmt_ms() { if (($1 % 1000 == 0)); then echo "$(($1 / 1000))s"; else echo "$1ms"; fi; }
 
@@ -227,7 +228,7 @@ nginx_cpu_ticks() {  # master + workers
 #  1 K  2 I(ms)  3 mode  4 run  5 load(1-min, start/end)  6 completed/s  7 started/s
 #  8 lag p50 ms  9 lag p99 ms  10 CPU s/1000  11 RSS MB before scrapes  12 VmHWM MB
 #  13 failing  14 degraded  15 incidents opened  16 nginx CPU s/1000  17 daemon CPU %
-#  18 scrape ms  19 scrape MB
+#  18 scrape ms  19 scrape MB  20 context switches per check (voluntary + involuntary)
 run_case() {
   local k=$1 iv=$2 mode=$3 run=$4
   local dir=$TMP/run-$k-$iv-$mode-$run
@@ -261,18 +262,18 @@ run_case() {
   # Counters are snapshotted somewhere inside each scrape: the run window goes from the middle
   # of the first scrape to the middle of the last. CPU is read between the scrapes (so neither
   # serialization is charged) and turned into a rate over its own interval.
-  local c0 c1 n0 n1 ta0 ta1 tc0 tc1 tb0 tb1 rss hwm
+  local c0 c1 n0 n1 ta0 ta1 tc0 tc1 tb0 tb1 rss hwm s0 s1
   ta0=$(now_s)
   http_get "$port" /metrics "$dir/m0.txt" "$SCRAPE_TIMEOUT" || log "first scrape failed"
   ta1=$(now_s)
-  c0=$(cpu_ticks "$DAEMON_PID"); n0=$(nginx_cpu_ticks); tc0=$(now_s)
+  c0=$(cpu_ticks "$DAEMON_PID"); n0=$(nginx_cpu_ticks); s0=$(ctx_switches "$DAEMON_PID"); tc0=$(now_s)
   rss=$(status_kb "$DAEMON_PID" VmRSS)
   if [[ ${PERF:-0} == 1 ]] && command -v perf >/dev/null; then
     perf record -F "${PERF_FREQ:-499}" -g -p "$DAEMON_PID" -o "$dir/perf.data" >/dev/null 2>&1 &
     PERF_PID=$!
   fi
   nap "$WINDOW"
-  c1=$(cpu_ticks "$DAEMON_PID"); n1=$(nginx_cpu_ticks); tc1=$(now_s)
+  c1=$(cpu_ticks "$DAEMON_PID"); n1=$(nginx_cpu_ticks); s1=$(ctx_switches "$DAEMON_PID"); tc1=$(now_s)
   load1=$(cut -d' ' -f1 /proc/loadavg)
   if [[ -n $PERF_PID ]]; then stop_pid "$PERF_PID" INT 30; PERF_PID=""; fi
   tb0=$(now_s)
@@ -289,7 +290,7 @@ run_case() {
     -v a="$(summarize_metrics "$dir/m0.txt")" -v b="$(summarize_metrics "$dir/m1.txt")" \
     -v c0="$c0" -v c1="$c1" -v n0="$n0" -v n1="$n1" -v ta0="$ta0" -v ta1="$ta1" \
     -v tc0="$tc0" -v tc1="$tc1" -v tb0="$tb0" -v tb1="$tb1" -v tick="$TICK" -v rss="$rss" \
-    -v hwm="$hwm" -v incidents="${incidents:-0}" -v bytes="$bytes" '
+    -v hwm="$hwm" -v incidents="${incidents:-0}" -v bytes="$bytes" -v s0="$s0" -v s1="$s1" '
     # histogram_quantile: linear inside the bucket; in +Inf, ">" the highest finite bound.
     function q(p,   rank, i, lo, clo) {
       rank = p * total; lo = 0; clo = 0
@@ -305,8 +306,9 @@ run_case() {
     }
     BEGIN {
       cpu_rate = (c1 - c0) / tick / (tc1 - tc0); ncpu_rate = (n1 - n0) / tick / (tc1 - tc0)
+      sw_rate = (s1 - s0) / (tc1 - tc0)
       if (a == "NA" || b == "NA") {
-        done = rate = "n/a"; started = p50 = p99 = cpu = fail = deg = ncpu = "n/a"
+        done = rate = "n/a"; started = p50 = p99 = cpu = fail = deg = ncpu = ctx = "n/a"
       } else {
         na = split(a, A, " "); split(b, B, " ")
         n = 0
@@ -321,10 +323,11 @@ run_case() {
         p50 = total > 0 ? q(0.5) : "n/a"; p99 = total > 0 ? q(0.99) : "n/a"
         cpu = done > 0 ? sprintf("%.4f", cpu_rate / (done / secs) * 1000) : "n/a"
         ncpu = done > 0 ? sprintf("%.4f", ncpu_rate / (done / secs) * 1000) : "n/a"
+        ctx = done > 0 ? sprintf("%.2f", sw_rate / (done / secs)) : "n/a"
       }
-      printf "%d %d %s %d %s %s %s %s %s %s %.1f %.1f %s %s %d %s %.1f %.0f %.1f\n",
+      printf "%d %d %s %d %s %s %s %s %s %s %.1f %.1f %s %s %d %s %.1f %.0f %.1f %s\n",
         k, iv, mode, run, load, rate, started, p50, p99, cpu, rss / 1024, hwm / 1024, fail, deg,
-        incidents, ncpu, cpu_rate * 100, (tb1 - tb0) * 1000, bytes / 1048576
+        incidents, ncpu, cpu_rate * 100, (tb1 - tb0) * 1000, bytes / 1048576, ctx
     }' | tee -a "$TMP/results" >&2
   if grep -q '"check_failed"' "$dir/daemon.log"; then
     log "some checks failed; most frequent reasons:"
@@ -357,10 +360,10 @@ for r in $(seq 1 "$RUNS"); do
 done
 
 # ---- report -----------------------------------------------------------------------------------
-header='| checks K | interval | thresholds | scheduled/s | completed/s | started/s | lag p50 ms | lag p99 ms | CPU s / 1000 checks | RSS MB before scrapes | peak RSS MB (VmHWM) | failing | degraded | incidents opened | nginx CPU s / 1000 | daemon CPU % | /metrics scrape ms | /metrics MB |'
-sep='|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+header='| checks K | interval | thresholds | scheduled/s | completed/s | started/s | lag p50 ms | lag p99 ms | CPU s / 1000 checks | RSS MB before scrapes | peak RSS MB (VmHWM) | failing | degraded | incidents opened | nginx CPU s / 1000 | daemon CPU % | /metrics scrape ms | /metrics MB | context switches per check |'
+sep='|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 common='function iv_text(iv) { return (iv % 1000 == 0) ? (iv / 1000) "s" : iv "ms" }
-  function cells(   i, s) { s = ""; for (i = 6; i <= 19; i++) s = s " | " C[i]; return s }'
+  function cells(   i, s) { s = ""; for (i = 6; i <= 20; i++) s = s " | " C[i]; return s }'
 echo
 echo "Machine: $MACHINE; $(date -u +%Y-%m-%d); nginx $NGINX_WORKERS worker(s); warm-up" \
   "${WARMUP}s, window ${WINDOW}s; jitter ${JITTER_PCT}% and timeout ${TIMEOUT_PCT}% of the interval."
@@ -392,7 +395,7 @@ for c in $CASES; do
     $1 == k && $2 == iv && $3 == mode { rows++; for (i = 1; i <= NF; i++) R[rows, i] = $i }
     END {
       if (!rows) exit
-      for (i = 6; i <= 19; i++) C[i] = med(i)
+      for (i = 6; i <= 20; i++) C[i] = med(i)
       printf "| %d | %s | %s | %.0f%s |\n", k, iv_text(iv), mode, k * 1000 / iv, cells()
     }' "$TMP/results"
 done

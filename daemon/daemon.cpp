@@ -19,6 +19,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -31,10 +32,12 @@
 #include "daemon/http_server.hpp"
 #include "daemon/incident.hpp"
 #include "daemon/incident_journal.hpp"
+#include "daemon/incident_report.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/schedule.hpp"
 #include "remediation/policy.hpp"
 #include "remediation/process_runner.hpp"
+#include "remediation/rollback_model.hpp"
 #include "remediation/steps.hpp"
 
 #ifndef ACIS_VERSION
@@ -238,6 +241,23 @@ class healthd {
                {"state_dir", cfg_.daemon.state_dir}, {"dry_run", cfg_.daemon.dry_run},
                {"open_incidents", tracker_->open_incidents().size()}});
 
+    // A rollback cut off by a crash leaves a temp folder beside the model (the model itself is
+    // whole); clean those up, off the loop (the models folder may be on a slow disk).
+    for (const auto& c : cfg_.checks) {
+      const auto* mm = std::get_if<config::model_metadata_check>(&c.kind);
+      if (!mm) continue;
+      asio::post(pool_, [this, dir = mm->models_dir] {
+        std::vector<std::string> notes;
+        try {
+          notes = remediation::recover_rollbacks(dir);
+        } catch (const std::exception& e) {
+          notes.push_back(std::string("recovery failed: ") + e.what());
+        }
+        asio::post(ioc_, [this, dir, notes] {
+          for (const auto& n : notes) log_.warn("rollback_recovered", {{"models_dir", dir}, {"reason", n}});
+        });
+      });
+    }
     for (auto& s : slots_) spawn(run_check(*s), "check " + s->cfg->name);
     spawn(sla_loop(), "sla clock");
     spawn(remediation_loop(), "remediation");
@@ -400,6 +420,7 @@ class healthd {
         fields["sla_met"] = !i.sla_breached;
         log_.info(ev.kind, fields);
         remember_resolved(i);
+        write_report(i);
       } else {
         log_.info(ev.kind, fields);
       }
@@ -414,6 +435,41 @@ class healthd {
     poke_remediation();
     update_open_gauge();
     sla_timer_.cancel();  // re-arm for the earliest deadline
+  }
+
+  std::string report_for(const incident& i) const {
+    report_context ctx;
+    ctx.check = cfg_.find_check(i.check);
+    if (ctx.check && ctx.check->runbook) {
+      auto rb = cfg_.runbooks.find(*ctx.check->runbook);
+      if (rb != cfg_.runbooks.end()) ctx.runbook = &rb->second;
+    }
+    if (ctx.check && ctx.check->issue_type) {
+      auto e = cfg_.escalation.find(*ctx.check->issue_type);
+      if (e != cfg_.escalation.end()) ctx.contacts = e->second;
+    }
+    auto rt = cfg_.response_times.find(i.level);
+    if (rt != cfg_.response_times.end()) ctx.response_time = rt->second;
+    return render_incident_report(i, ctx);
+  }
+
+  // state_dir/reports/ID.md, written whole to a temp file and renamed into place.
+  void write_report(const incident& i) {
+    const auto dir = std::filesystem::path(cfg_.daemon.state_dir) / "reports";
+    const auto path = dir / (i.id + ".md");
+    try {
+      std::filesystem::create_directories(dir);
+      const auto tmp = dir / (i.id + ".md.tmp");
+      {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << report_for(i);
+        if (!out.flush()) throw std::runtime_error("cannot write " + tmp.string());
+      }
+      std::filesystem::rename(tmp, path);
+      log_.info("incident_report_written", {{"incident", i.id}, {"path", path.string()}});
+    } catch (const std::exception& e) {
+      log_.error("incident_report_failed", {{"incident", i.id}, {"reason", e.what()}});
+    }
   }
 
   void remember_resolved(incident i) {
@@ -727,6 +783,15 @@ class healthd {
       if (state == "all")
         for (auto it = resolved_.rbegin(); it != resolved_.rend(); ++it) list.push_back(*it);
       return json_reply(list);
+    }
+    if (path.rfind("/incidents/", 0) == 0 && path.size() > 7 &&
+        path.compare(path.size() - 7, 7, "/report") == 0) {
+      const auto id = path.substr(std::strlen("/incidents/"), path.size() - std::strlen("/incidents/") - 7);
+      const incident* found = tracker_->find(id);
+      for (const auto& i : resolved_)
+        if (!found && i.id == id) found = &i;
+      if (!found) return {404, "text/plain", "no such incident\n"};
+      return {200, "text/markdown; charset=utf-8", report_for(*found)};
     }
     if (path.rfind("/incidents/", 0) == 0) {
       const auto id = path.substr(std::strlen("/incidents/"));

@@ -416,6 +416,15 @@ TEST_F(daemon_e2e, api_down_runbook_restarts_the_api) {
   EXPECT_EQ(http_get(static_cast<unsigned short>(std::stoi(read_env(dir_ + "/platform.env")["API_PORT"])), "/health").status, 200);
   auto metrics = http_get(port_, "/metrics").body;
   EXPECT_NE(metrics.find("acis_remediation_runs_total{outcome=\"success\",runbook=\"api-down\"} 1"), std::string::npos) << metrics;
+  // The incident report is written on resolution and served over HTTP.
+  const std::string id = (*find_event(log_, "incident_resolved", "api"))["incident"];
+  ASSERT_TRUE(wait_until([&] { return fs::exists(dir_ + "/state/reports/" + id + ".md"); }, 5s));
+  const auto report = read_file(dir_ + "/state/reports/" + id + ".md");
+  EXPECT_NE(report.find(id), std::string::npos);
+  EXPECT_NE(report.find("restart API"), std::string::npos) << report;
+  auto served = http_get(port_, "/incidents/" + id + "/report");
+  EXPECT_EQ(served.status, 200);
+  EXPECT_NE(served.body.find("restart API"), std::string::npos);
 }
 
 // A service that never comes back: exactly max_attempts runs, then the incident is escalated

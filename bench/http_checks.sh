@@ -139,12 +139,25 @@ free_port() {
 }
 
 # GET http://127.0.0.1:PORT/PATH, body to FILE, bounded by SECONDS; bash's /dev/tcp, no curl.
+# Fails unless the status is 200 and the body is complete (Content-Length, when sent): the
+# daemon's server gives up on a response that it cannot finish writing within its own deadline.
 http_get() {  # port path file seconds
   timeout "$4" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     printf "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" "$2" >&3
     cat <&3' _ "$1" "$2" >"$3.raw" 2>/dev/null || return 1
   head -n1 "$3.raw" | grep -q ' 200 ' || return 1
-  awk 'body { print; next } /^\r?$/ { body = 1 }' "$3.raw" >"$3"
+  local head_bytes length size
+  read -r head_bytes length < <(LC_ALL=C awk '
+    { n += length($0) + 1 }
+    tolower($1) == "content-length:" { len = $2 + 0 }
+    /^\r?$/ { print n, (len == "" ? -1 : len); exit }' "$3.raw") || true
+  [[ -n ${head_bytes:-} ]] || return 1
+  size=$(($(wc -c <"$3.raw") - head_bytes))
+  if ((length >= 0 && size != length)); then
+    log "$2: body of $size bytes, Content-Length $length (cut off)"
+    return 1
+  fi
+  tail -c +"$((head_bytes + 1))" "$3.raw" >"$3"
   rm -f "$3.raw"
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -23,6 +24,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace acis::checks {
@@ -73,6 +78,23 @@ boost::asio::awaitable<std::optional<T>> run_blocking(boost::asio::thread_pool& 
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&,
                                           void(std::exception_ptr, std::optional<T>)>(
       initiate, asio::use_awaitable, std::move(fn));
+}
+
+// run_blocking raced against `deadline`: nullopt when the deadline came first (the pool job
+// goes on; `busy` stays set until it ends). Without a pool (a one-shot CLI run) `work` runs
+// inline: blocking the caller is acceptable there. Used by the file-system and /proc checks.
+template <typename T, typename Fn>
+boost::asio::awaitable<std::optional<T>> run_blocking_until(
+    boost::asio::thread_pool* pool, Fn work, std::shared_ptr<std::atomic<bool>> busy,
+    std::chrono::steady_clock::time_point deadline) {
+  namespace asio = boost::asio;
+  using namespace asio::experimental::awaitable_operators;
+  if (!pool) co_return std::optional<T>(work());
+  asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+  auto done = co_await (run_blocking<T>(*pool, std::move(work), std::move(busy)) ||
+                        timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (done.index() == 0 && std::get<0>(done)) co_return std::move(std::get<0>(done));
+  co_return std::nullopt;
 }
 
 }  // namespace acis::checks

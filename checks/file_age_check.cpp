@@ -58,20 +58,12 @@ class file_age_check final : public check {
     auto work = [kind = kind_] { return evaluate_file_age(*kind, system_clock::now()); };
     check_result r;
     try {
-      if (!ctx_.blocking) {
-        r = work();  // no pool (a one-shot CLI run): blocking the caller is acceptable there
-      } else {
-        using namespace asio::experimental::awaitable_operators;
-        asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
-        auto done = co_await (run_blocking<check_result>(*ctx_.blocking, work, busy_) ||
-                              timer.async_wait(asio::as_tuple(asio::use_awaitable)));
-        if (done.index() == 0 && std::get<0>(done))
-          r = std::move(*std::get<0>(done));
-        else
-          r = check_result::failing(kind_->path + ": timed out after " +
-                                    format_age(steady_clock::now() - start) +
-                                    " (blocked in the file system)");
-      }
+      if (auto done = co_await run_blocking_until<check_result>(ctx_.blocking, work, busy_, deadline))
+        r = std::move(*done);
+      else
+        r = check_result::failing(kind_->path + ": timed out after " +
+                                  format_age(steady_clock::now() - start) +
+                                  " (blocked in the file system)");
     } catch (const std::exception& e) {
       r = check_result::failing(std::string("internal error: ") + e.what());
     }

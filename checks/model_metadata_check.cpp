@@ -80,20 +80,12 @@ class model_metadata_check final : public check {
     };
     results r;
     try {
-      if (!ctx_.blocking) {
-        r = work();  // no pool (a one-shot CLI run): blocking the caller is acceptable there
-      } else {
-        using namespace asio::experimental::awaitable_operators;
-        asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
-        auto done = co_await (run_blocking<results>(*ctx_.blocking, work, busy_) ||
-                              timer.async_wait(asio::as_tuple(asio::use_awaitable)));
-        if (done.index() == 0 && std::get<0>(done))
-          r = std::move(*std::get<0>(done));
-        else
-          // Which folders are affected is unknown: one result for the check as a whole.
-          r = failing_dir("models_dir " + kind_->models_dir + ": timed out after " +
-                          format_age(steady_clock::now() - start) + " (blocked in the file system)");
-      }
+      if (auto done = co_await run_blocking_until<results>(ctx_.blocking, work, busy_, deadline))
+        r = std::move(*done);
+      else
+        // Which folders are affected is unknown: one result for the check as a whole.
+        r = failing_dir("models_dir " + kind_->models_dir + ": timed out after " +
+                        format_age(steady_clock::now() - start) + " (blocked in the file system)");
     } catch (const std::exception& e) {
       r = failing_dir(std::string("internal error: ") + e.what());
     }

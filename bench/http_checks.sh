@@ -5,7 +5,7 @@
 #
 # Usage: bench/http_checks.sh            (from anywhere; builds build-bench if needed)
 # Knobs (environment):
-#   CASES="100:1000 1000:1000 10000:1000 1000:100"
+#   CASES="100:1000 1000:1000 10000:1000 1000:100 5000:1000 10000:1000:iso 1000:100:iso"
 #                       K:I[:iso] — K checks every I milliseconds. With ":iso" the checks get
 #                       fall=1000 and pending_interval=interval, which cuts the daemon's two
 #                       feedback loops (failures -> 4x faster re-checks; incidents -> journal
@@ -35,7 +35,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$REPO/build-bench}
 BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
-CASES=${CASES:-"100:1000 1000:1000 10000:1000 1000:100"}
+CASES=${CASES:-"100:1000 1000:1000 10000:1000 1000:100 5000:1000 10000:1000:iso 1000:100:iso"}
 RUNS=${RUNS:-3}
 WARMUP=${WARMUP:-5}
 WINDOW=${WINDOW:-30}

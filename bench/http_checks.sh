@@ -142,6 +142,7 @@ free_port() {
 # Fails unless the status is 200 and the body is complete (Content-Length, when sent): the
 # daemon's server gives up on a response that it cannot finish writing within its own deadline.
 http_get() {  # port path file seconds
+  # shellcheck disable=SC2016  # $1 and $2 expand in the inner bash, on purpose
   timeout "$4" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     printf "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" "$2" >&3
     cat <&3' _ "$1" "$2" >"$3.raw" 2>/dev/null || return 1

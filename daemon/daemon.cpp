@@ -112,7 +112,9 @@ asio::awaitable<std::vector<checks::check_result>> attempt(checks::check& chk,
   try {
     asio::steady_timer backstop(co_await asio::this_coro::executor);
     backstop.expires_at(deadline + std::chrono::milliseconds(100));
-    auto r = co_await (chk.run(deadline) || backstop.async_wait(asio::use_awaitable));
+    // as_tuple: the loser's cancellation is a value, not an exception thrown per check.
+    auto r = co_await (chk.run(deadline) ||
+                       backstop.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (r.index() == 0)
       results = std::move(std::get<0>(r));
     else

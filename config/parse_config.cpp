@@ -460,54 +460,48 @@ class walker {
     return std::nullopt;
   }
 
-  std::optional<std::string> nonempty_string(const json& j, const std::string& ptr) {
+  // A string that must also pass `problem` (which returns why it is refused, or nullopt).
+  template <typename Problem>
+  std::optional<std::string> checked_string(const json& j, const std::string& ptr, Problem problem) {
     auto s = string(j, ptr);
-    if (s && s->empty()) {
-      fault(ptr, "must not be empty");
+    if (!s) return s;
+    if (auto why = problem(*s)) {
+      fault(ptr, *why);
       return std::nullopt;
     }
     return s;
+  }
+
+  std::optional<std::string> nonempty_string(const json& j, const std::string& ptr) {
+    return checked_string(j, ptr, [](const std::string& v) -> std::optional<std::string> {
+      if (v.empty()) return "must not be empty";
+      return std::nullopt;
+    });
   }
 
   std::optional<std::string> name(const json& j, const std::string& ptr) {
-    auto s = string(j, ptr);
-    if (s && !is_name(*s)) {
-      fault(ptr, "expected a name of letters, digits, '.', '_' and '-' (starting with a letter or "
-                 "digit, at most 100 characters), got " + quote(*s));
-      return std::nullopt;
-    }
-    return s;
+    return checked_string(j, ptr, [](const std::string& v) -> std::optional<std::string> {
+      if (is_name(v)) return std::nullopt;
+      return "expected a name of letters, digits, '.', '_' and '-' (starting with a letter or "
+             "digit, at most 100 characters), got " + quote(v);
+    });
   }
 
   std::optional<std::string> url(const json& j, const std::string& ptr) {
-    auto s = string(j, ptr);
-    if (!s) return s;
-    if (auto problem = url_problem(*s)) {
-      fault(ptr, *problem);
-      return std::nullopt;
-    }
-    return s;
+    return checked_string(j, ptr, [](const std::string& v) { return url_problem(v); });
   }
 
   std::optional<std::string> pointer(const json& j, const std::string& ptr) {
-    auto s = string(j, ptr);
-    if (s && !is_json_pointer(*s)) {
-      fault(ptr, "expected a JSON pointer like \"/metrics/sharpe_ratio\" (\"\" for the whole "
-                 "document), got " + quote(*s));
-      return std::nullopt;
-    }
-    return s;
+    return checked_string(j, ptr, [](const std::string& v) -> std::optional<std::string> {
+      if (is_json_pointer(v)) return std::nullopt;
+      return "expected a JSON pointer like \"/metrics/sharpe_ratio\" (\"\" for the whole "
+             "document), got " + quote(v);
+    });
   }
 
   // A string that becomes (part of) a step's argument: placeholders are checked.
   std::optional<std::string> argument(const json& j, const std::string& ptr) {
-    auto s = string(j, ptr);
-    if (!s) return s;
-    if (auto problem = placeholder_problem(*s)) {
-      fault(ptr, *problem);
-      return std::nullopt;
-    }
-    return s;
+    return checked_string(j, ptr, [](const std::string& v) { return placeholder_problem(v); });
   }
 
   std::optional<duration> any_duration(const json& j, const std::string& ptr) {

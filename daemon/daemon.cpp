@@ -38,6 +38,7 @@
 #include "remediation/policy.hpp"
 #include "remediation/process_runner.hpp"
 #include "remediation/rollback_model.hpp"
+#include "remediation/runbook_runner.hpp"
 #include "remediation/steps.hpp"
 
 #ifndef ACIS_VERSION
@@ -608,37 +609,33 @@ class healthd {
                                       {"runbook", ref.runbook}, {"attempt", attempt_no},
                                       {"max_attempts", rb.max_attempts}, {"dry_run", dry},
                                       {"steps", rb.steps.size()}});
-    bool ok = true;
-    std::string failure;
-    for (const auto& step : rb.steps) {
-      if (stopping_) co_return;
-      const auto t0 = steady::now();
+    remediation::runbook_observer obs;
+    obs.stop_requested = [this] { return stopping_; };
+    obs.step_started = [&](const config::step_config& step, const std::string& resolved) {
       log_.info("step_started", {{"incident", ref.id}, {"runbook", ref.runbook}, {"step", step.name},
                                  {"kind", remediation::step_kind(step)}, {"attempt", attempt_no},
-                                 {"dry_run", dry},
-                                 {"resolved", remediation::describe_step(step, ctx.values)}});
-      auto out = co_await remediation::execute_step(step, ctx);
-      const auto took = steady::now() - t0;
-      metrics_.remediation_step(ref.runbook, step.name, std::chrono::duration<double>(took).count());
+                                 {"dry_run", dry}, {"resolved", resolved}});
+    };
+    obs.step_finished = [&](const config::step_config& step, const remediation::step_record& rec) {
+      const auto& out = rec.outcome;
+      metrics_.remediation_step(ref.runbook, step.name, std::chrono::duration<double>(rec.took).count());
       json f{{"incident", ref.id}, {"runbook", ref.runbook}, {"step", step.name},
-             {"kind", remediation::step_kind(step)}, {"attempt", attempt_no}, {"ok", out.ok},
-             {"duration_ms", ms(took)}, {"reason", out.detail}};
+             {"kind", rec.kind}, {"attempt", attempt_no}, {"ok", out.ok},
+             {"duration_ms", ms(rec.took)}, {"reason", out.detail}};
       if (!out.output.empty()) f["output"] = out.output;
       if (out.ok) log_.info("step_finished", f); else log_.warn("step_finished", f);
       annotate(ref.id, "step_finished",
                step.name + ": " + (out.ok ? "ok" : "failed") + " in " +
-                   checks::format_seconds(took) + " — " + out.detail);
+                   checks::format_seconds(rec.took) + " — " + out.detail);
       if (out.manual_instruction) {
         annotate(ref.id, "manual_action", *out.manual_instruction);
         log_.warn("manual_action", {{"incident", ref.id}, {"runbook", ref.runbook},
                                     {"step", step.name}, {"instruction", *out.manual_instruction}});
       }
-      if (!out.ok) {
-        ok = false;
-        failure = step.name + ": " + out.detail;
-        break;
-      }
-    }
+    };
+    auto result = co_await remediation::run_runbook_steps(rb, ctx, obs);
+    const bool ok = result.ok;
+    std::string failure = result.stopped ? "cut off by the daemon stopping" : result.failure;
     const std::string outcome = dry ? "dry_run" : ok ? "success" : "failure";
     metrics_.remediation_run(ref.runbook, outcome);
     annotate(ref.id, "remediation_finished", (ok ? "success" : "failure: " + failure));

@@ -237,6 +237,7 @@ asio::awaitable<step_outcome> rollback_step_impl(const step_context& ctx) {
   if (!r) co_return fail("rollback cancelled", o.resolved);
   o.ok = r->ok;
   o.detail = r->reason;
+  if (r->ok && !r->chosen_backup.empty()) o.produced["backup"] = r->chosen_backup;
   if (!r->skipped.empty()) {
     std::string s;
     for (const auto& k : r->skipped) s += (s.empty() ? "" : "; ") + k;

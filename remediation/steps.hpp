@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,9 @@ struct step_outcome {
   std::string output;    // captured output of a `run` step (bounded)
   std::string resolved;  // what the step does with placeholders resolved (argv as JSON, URL...)
   std::optional<std::string> manual_instruction;  // for `manual` steps
+  // Placeholder values the step produced for the steps after it: a successful
+  // `rollback_model` sets "backup" to the backup it swapped in.
+  std::map<std::string, std::string> produced;
 };
 
 std::string_view step_kind(const config::step_config& s);  // "run", "signal", ...

@@ -26,8 +26,12 @@ std::unique_ptr<check> make_check(const config::check_config& cfg, check_context
           return make_model_metadata_check(cfg, kind, ctx);
         else if constexpr (std::is_same_v<T, config::process_check>)
           return make_process_check(cfg, kind, ctx);
-        else
+        else if constexpr (std::is_same_v<T, config::file_age_check>)
           return make_file_age_check(cfg, kind, ctx);
+        else {
+          static_assert(std::is_same_v<T, config::log_pattern_check>, "a check kind is not wired");
+          return make_log_pattern_check(cfg, kind, ctx);
+        }
       },
       cfg.kind);
 }

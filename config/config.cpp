@@ -102,6 +102,7 @@ std::string_view kind_name(const check_kind& k) {
     std::string_view operator()(const model_metadata_check&) const { return "model_metadata"; }
     std::string_view operator()(const process_check&) const { return "process"; }
     std::string_view operator()(const file_age_check&) const { return "file_age"; }
+    std::string_view operator()(const log_pattern_check&) const { return "log_pattern"; }
   };
   return std::visit(visitor{}, k);
 }

@@ -98,8 +98,19 @@ struct file_age_check {
   duration max_age{};
 };
 
-using check_kind =
-    std::variant<http_check, postgres_check, model_metadata_check, process_check, file_age_check>;
+// Lines matching `pattern` (POSIX extended regex) appended to the file at `path` (absolute)
+// while the daemon watches it; failing when more than `max_matches` of them were seen within
+// the last `window`. The JSON key of `window` is "within": "window" is taken by every check's
+// result-count window.
+struct log_pattern_check {
+  std::string path;
+  std::string pattern;
+  duration window = std::chrono::minutes(5);
+  int max_matches = 0;  // 0: any matching line within the window fails
+};
+
+using check_kind = std::variant<http_check, postgres_check, model_metadata_check, process_check,
+                                file_age_check, log_pattern_check>;
 std::string_view kind_name(const check_kind& k);  // "http", "postgres", ...
 
 struct check_config {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <regex.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -313,6 +314,7 @@ const kind_table kinds[] = {
     {"model_metadata", {"models_dir", "metadata_file", "max_age", "timestamp_pointer", "rules"}},
     {"process", {"cmdline_contains", "cmdline_not_contains", "running"}},
     {"file_age", {"path", "max_age"}},
+    {"log_pattern", {"path", "pattern", "within", "max_matches"}},
 };
 
 const keys step_actions = {"run",    "signal",         "http",   "verify",
@@ -702,10 +704,8 @@ class walker {
       if (!kind) {
         keys known;
         for (const auto& k : kinds) known.push_back(k.type);
-        std::string message = *type == "log_pattern"
-                                  ? "check type \"log_pattern\" is not supported by this version"
-                                  : "unknown check type " + quote(*type);
-        if (auto near = closest(*type, known); near && *type != "log_pattern")
+        std::string message = "unknown check type " + quote(*type);
+        if (auto near = closest(*type, known))
           message += " (did you mean \"" + std::string(*near) + "\"?)";
         else
           message += " (expected " + join_quoted(known, " or ") + ")";
@@ -748,6 +748,13 @@ class walker {
     });
     field(j, ptr, "rise", c.rise, counted);
     field(j, ptr, "window", c.window, [&](const json& v, const std::string& p) {
+      if (kind && kind->type == "log_pattern" && v.is_string()) {
+        // The likeliest mistake with this kind: the time window has its own key.
+        fault(p, "\"window\" counts check results (an integer); the time window of a "
+                 "log_pattern check is \"within\", e.g. \"within\": " + describe(v));
+        window_ok = false;
+        return std::optional<int>();
+      }
       auto n = count(v, p);
       window_ok = n.has_value();
       return n;
@@ -811,6 +818,8 @@ class walker {
       c.kind = read_process(j, ptr);
     } else if (kind->type == "file_age") {
       c.kind = read_file_age(j, ptr);
+    } else if (kind->type == "log_pattern") {
+      c.kind = read_log_pattern(j, ptr);
     }
   }
 
@@ -964,6 +973,73 @@ class walker {
       field(j, ptr, "max_age", f.max_age,
             [&](const json& v, const std::string& p) { return positive_duration(v, p); });
     return f;
+  }
+
+  log_pattern_check read_log_pattern(const json& j, const std::string& ptr) {
+    log_pattern_check l;
+    if (require(j, ptr, "path"))
+      field(j, ptr, "path", l.path, [&](const json& v, const std::string& p) {
+        return checked_string(v, p, [](const std::string& s) -> std::optional<std::string> {
+          if (!s.empty() && s.front() == '/') return std::nullopt;
+          // Relative to what? The daemon's working directory is not the operator's.
+          return "expected an absolute path like \"/var/log/acis/trading.log\", got " + quote(s);
+        });
+      });
+    if (require(j, ptr, "pattern"))
+      field(j, ptr, "pattern", l.pattern,
+            [&](const json& v, const std::string& p) { return checked_string(v, p, pattern_problem); });
+    field(j, ptr, "within", l.window,
+          [&](const json& v, const std::string& p) { return positive_duration(v, p); });
+    field(j, ptr, "max_matches", l.max_matches, [&](const json& v, const std::string& p) {
+      auto n = integer(v, p, 0, 1000000);
+      return n ? std::optional<int>(static_cast<int>(*n)) : std::nullopt;
+    });
+    return l;
+  }
+
+  // Why a log_pattern pattern is refused, or nullopt: it must compile exactly as the check
+  // compiles it (POSIX extended, no submatches).
+  static std::optional<std::string> pattern_problem(const std::string& s) {
+    if (s.empty()) return "must not be empty";
+    if (has_back_reference(s))
+      return "back-references (\\1 ... \\9) are not supported: they make matching a long line "
+             "take exponential time";
+    regex_t re;
+    int rc = ::regcomp(&re, s.c_str(), REG_EXTENDED | REG_NOSUB);
+    if (rc == 0) {
+      ::regfree(&re);
+      return std::nullopt;
+    }
+    char message[256];
+    ::regerror(rc, &re, message, sizeof message);  // regfree() is not for a failed regcomp()
+    return "not a POSIX extended regular expression (" + std::string(message) + "): " + quote(s);
+  }
+
+  // A "\1".."\9" outside bracket expressions (where a backslash is an ordinary character).
+  static bool has_back_reference(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+      if (s[i] == '\\') {
+        if (i + 1 < s.size() && s[i + 1] >= '1' && s[i + 1] <= '9') return true;
+        i += 2;
+      } else if (s[i] == '[') {
+        std::size_t k = i + 1;
+        if (k < s.size() && s[k] == '^') ++k;
+        if (k < s.size() && s[k] == ']') ++k;  // a leading ']' is a member
+        while (k < s.size() && s[k] != ']') {
+          if (s[k] == '[' && k + 1 < s.size() && (s[k + 1] == ':' || s[k + 1] == '.' || s[k + 1] == '=')) {
+            auto close = s.find(std::string{s[k + 1], ']'}, k + 2);  // [:alpha:] [.a.] [=e=]
+            k = close == std::string_view::npos ? s.size() : close + 2;
+          } else {
+            ++k;
+          }
+        }
+        i = k + 1;
+      } else {
+        ++i;
+      }
+    }
+    return false;
   }
 
   // -- runbooks ----------------------------------------------------------------------------

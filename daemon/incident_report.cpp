@@ -156,6 +156,10 @@ std::string what_is_checked(const config::check_config& c, const incident& i) {
     std::string operator()(const config::file_age_check& f) const {
       return f.path + " (max age " + config::format_duration(f.max_age) + ")";
     }
+    std::string operator()(const config::log_pattern_check& l) const {
+      return "lines matching \"" + l.pattern + "\" appended to " + l.path + " (at most " +
+             std::to_string(l.max_matches) + " allowed within " + config::format_duration(l.window) + ")";
+    }
   };
   return std::visit(visitor{i}, c.kind);
 }

@@ -148,6 +148,9 @@ TEST(parse_config, reads_every_field) {
           "cmdline_not_contains": "grep", "running": false})"));
   doc["checks"].push_back(json::parse(
       R"({"name": "log", "type": "file_age", "path": "/var/log/x.log", "max_age": "26h"})"));
+  doc["checks"].push_back(json::parse(
+      R"({"name": "errors", "type": "log_pattern", "path": "/var/log/acis/trading.log",
+          "pattern": "ORDER (REJECTED|FAILED)|ExecutionError", "within": "15m", "max_matches": 2})"));
   doc["checks"][0]["password_env"] = nullptr;
   doc["checks"][0].erase("password_env");
   doc["checks"][0]["password_file"] = "/etc/pgpass";
@@ -226,6 +229,12 @@ TEST(parse_config, reads_every_field) {
   const auto& f = std::get<file_age_check>(cfg.checks[4].kind);
   EXPECT_EQ(f.path, "/var/log/x.log");
   EXPECT_EQ(f.max_age, 26h);
+  EXPECT_EQ(kind_name(cfg.checks[5].kind), "log_pattern");
+  const auto& l = std::get<log_pattern_check>(cfg.checks[5].kind);
+  EXPECT_EQ(l.path, "/var/log/acis/trading.log");
+  EXPECT_EQ(l.pattern, "ORDER (REJECTED|FAILED)|ExecutionError");
+  EXPECT_EQ(l.window, 15min);
+  EXPECT_EQ(l.max_matches, 2);
 
   const auto& rb = cfg.runbooks.at("all");
   EXPECT_EQ(rb.doc, "https://runbooks.example/all.md");
@@ -400,14 +409,148 @@ TEST(parse_config_fault, missing_required_key) {
   EXPECT_TRUE(single_fault(doc, "/escalation/database", "missing required key \"backup\""));
 }
 
-// An unknown check type is refused; log_pattern is named as unsupported.
+// An unknown check type is refused with the closest known type suggested.
 TEST(parse_config_fault, unknown_check_type) {
   auto doc = base();
   doc["checks"][1]["type"] = "htp";
   EXPECT_TRUE(single_fault(doc, "/checks/1/type", "did you mean \"http\""));
   doc = base();
-  doc["checks"][1] = {{"name", "errors"}, {"type", "log_pattern"}};
-  EXPECT_TRUE(single_fault(doc, "/checks/1/type", "not supported"));
+  doc["checks"][1] = {{"name", "errors"}, {"type", "log_patern"}, {"path", "/l"}, {"pattern", "x"}};
+  EXPECT_TRUE(single_fault(doc, "/checks/1/type", "did you mean \"log_pattern\""));
+}
+
+// ---- log_pattern ---------------------------------------------------------------------------
+
+json log_pattern_doc() {
+  auto doc = base();
+  doc["checks"].push_back(json::parse(
+      R"({"name": "errors", "type": "log_pattern", "path": "/var/log/acis/training.log",
+          "pattern": "Traceback|ERROR|Training failed"})"));
+  return doc;
+}
+
+// A log_pattern check with only path and pattern takes the documented defaults.
+TEST(parse_config, log_pattern_defaults) {
+  auto cfg = parse_config(log_pattern_doc().dump());
+  ASSERT_EQ(cfg.checks.size(), 3u);
+  EXPECT_EQ(kind_name(cfg.checks[2].kind), "log_pattern");
+  const auto& l = std::get<log_pattern_check>(cfg.checks[2].kind);
+  EXPECT_EQ(l.path, "/var/log/acis/training.log");
+  EXPECT_EQ(l.pattern, "Traceback|ERROR|Training failed");
+  EXPECT_EQ(l.window, 5min);
+  EXPECT_EQ(l.max_matches, 0);
+  EXPECT_FALSE(cfg.checks[2].window.has_value());  // the result-count window is another thing
+}
+
+// A log_pattern check written back as JSON from the parsed values parses to the same values,
+// and it can use the result-count "window" next to its time window "within".
+TEST(parse_config, log_pattern_round_trip) {
+  auto doc = log_pattern_doc();
+  doc["checks"][2]["within"] = "1h30m";
+  doc["checks"][2]["max_matches"] = 3;
+  doc["checks"][2]["fall"] = 2;
+  doc["checks"][2]["window"] = 4;
+  auto first = parse_config(doc.dump());
+  const auto& a = std::get<log_pattern_check>(first.checks[2].kind);
+  EXPECT_EQ(a.window, 90min);
+  EXPECT_EQ(first.checks[2].effective_window(), 4);
+  doc["checks"][2] = {{"name", first.checks[2].name}, {"type", kind_name(first.checks[2].kind)},
+                      {"path", a.path}, {"pattern", a.pattern},
+                      {"within", format_duration(a.window)}, {"max_matches", a.max_matches},
+                      {"fall", first.checks[2].fall}, {"window", *first.checks[2].window}};
+  auto second = parse_config(doc.dump());
+  const auto& b = std::get<log_pattern_check>(second.checks[2].kind);
+  EXPECT_EQ(b.path, a.path);
+  EXPECT_EQ(b.pattern, a.pattern);
+  EXPECT_EQ(b.window, a.window);
+  EXPECT_EQ(b.max_matches, a.max_matches);
+  EXPECT_EQ(second.checks[2].window, first.checks[2].window);
+}
+
+// path and pattern are required, at the check's pointer.
+TEST(parse_config_fault, log_pattern_required_keys) {
+  auto doc = log_pattern_doc();
+  doc["checks"][2].erase("path");
+  EXPECT_TRUE(single_fault(doc, "/checks/2", "missing required key \"path\""));
+  doc = log_pattern_doc();
+  doc["checks"][2].erase("pattern");
+  EXPECT_TRUE(single_fault(doc, "/checks/2", "missing required key \"pattern\""));
+}
+
+// A relative log path is refused: relative to the daemon's working directory is not meant.
+TEST(parse_config_fault, log_pattern_path_not_absolute) {
+  auto doc = log_pattern_doc();
+  doc["checks"][2]["path"] = "logs/training.log";
+  EXPECT_TRUE(single_fault(doc, "/checks/2/path", "absolute path"));
+  doc["checks"][2]["path"] = "";
+  EXPECT_TRUE(single_fault(doc, "/checks/2/path", "absolute path"));
+}
+
+// An empty pattern is refused.
+TEST(parse_config_fault, log_pattern_empty_pattern) {
+  auto doc = log_pattern_doc();
+  doc["checks"][2]["pattern"] = "";
+  EXPECT_TRUE(single_fault(doc, "/checks/2/pattern", "must not be empty"));
+}
+
+// A pattern that does not compile as a POSIX extended regex is refused with regcomp's message.
+TEST(parse_config_fault, log_pattern_does_not_compile) {
+  for (const char* pattern : {"ORDER (REJECTED", "[A-", "a{2,1}", "*x"}) {
+    auto doc = log_pattern_doc();
+    doc["checks"][2]["pattern"] = pattern;
+    EXPECT_TRUE(single_fault(doc, "/checks/2/pattern", "not a POSIX extended regular expression ("))
+        << pattern;
+  }
+  auto doc = log_pattern_doc();
+  doc["checks"][2]["pattern"] = "ORDER (REJECTED";
+  auto faults = faults_of(doc.dump());
+  ASSERT_EQ(faults.size(), 1u);
+  EXPECT_NE(faults[0].message.find("(Unmatched ( or \\(): \"ORDER (REJECTED\""), std::string::npos)
+      << faults[0].message;
+}
+
+// A back-reference is refused (exponential matching on a long line); a backslash-digit inside
+// a bracket expression is no back-reference.
+TEST(parse_config_fault, log_pattern_back_reference) {
+  auto doc = log_pattern_doc();
+  doc["checks"][2]["pattern"] = "(ERROR)+ \\1";
+  EXPECT_TRUE(single_fault(doc, "/checks/2/pattern", "back-references"));
+  for (const char* fine : {"[\\1]x", "\\\\1", "[]\\1]", "[[:digit:]\\1]", "ERROR [0-9]+"}) {
+    doc["checks"][2]["pattern"] = fine;
+    EXPECT_TRUE(faults_of(doc.dump()).empty()) << fine << listing(faults_of(doc.dump()));
+  }
+}
+
+// The time window must be a positive duration.
+TEST(parse_config_fault, log_pattern_within) {
+  auto doc = log_pattern_doc();
+  doc["checks"][2]["within"] = "0s";
+  EXPECT_TRUE(single_fault(doc, "/checks/2/within", "longer than 0s"));
+  doc["checks"][2]["within"] = 300;
+  EXPECT_TRUE(single_fault(doc, "/checks/2/within", "expected a duration"));
+}
+
+// A duration under "window" (the result-count key) is refused with a pointer to "within".
+TEST(parse_config_fault, log_pattern_window_is_not_the_time_window) {
+  auto doc = log_pattern_doc();
+  doc["checks"][2]["window"] = "5m";
+  EXPECT_TRUE(single_fault(doc, "/checks/2/window", "\"within\": \"5m\""));
+}
+
+// max_matches is an integer of at least 0.
+TEST(parse_config_fault, log_pattern_max_matches) {
+  auto doc = log_pattern_doc();
+  doc["checks"][2]["max_matches"] = -1;
+  EXPECT_TRUE(single_fault(doc, "/checks/2/max_matches", "at least 0"));
+  doc["checks"][2]["max_matches"] = "2";
+  EXPECT_TRUE(single_fault(doc, "/checks/2/max_matches", "expected an integer"));
+}
+
+// log_pattern keys on another check type say where they belong.
+TEST(parse_config_fault, log_pattern_key_on_another_type) {
+  auto doc = base();
+  doc["checks"][1]["pattern"] = "ERROR";
+  EXPECT_TRUE(single_fault(doc, "/checks/1/pattern", "log_pattern checks"));
 }
 
 // A duration that is not one is refused with the SPEC's exact message.

@@ -1,10 +1,7 @@
 // End-to-end tests of the real acis-healthd binary on the demo platform (scripts/platform.sh:
 // a throwaway PostgreSQL cluster, the toy API and frontend, a models folder).
 #include <signal.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -21,183 +18,28 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/child_process.hpp"
+#include "tests/support/daemon_harness.hpp"
 #include "tests/support/http_get.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 using acis::test::child_process;
+using acis::test::count_events;
+using acis::test::find_event;
+using acis::test::has_event;
 using acis::test::http_get;
+using acis::test::log_events;
 using acis::test::read_file;
 using acis::test::wait_until;
 
 namespace {
 
-const std::string source_dir = ACIS_SOURCE_DIR;
-const std::string binary_dir = ACIS_BINARY_DIR;
-const std::string daemon_bin = binary_dir + "/daemon/acis-healthd";
-const std::string toy_bin = binary_dir + "/tests/toy/acis-toy-service";
-const std::string platform_sh = source_dir + "/scripts/platform.sh";
+const std::string daemon_bin = acis::test::build_paths().daemon_bin();
 
-unsigned short free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// Runs a command to completion (bounded); returns its exit status and output.
-std::pair<int, std::string> run(std::vector<std::string> argv, const std::string& dir,
-                                std::chrono::seconds timeout = 60s) {
-  const std::string out = dir + "/cmd.out";
-  fs::remove(out);
-  child_process p(std::move(argv), out, out, {{"ACIS_TOY_SERVICE", toy_bin}});
-  auto st = p.wait_for(timeout);
-  if (!st) {
-    p.stop(1s);
-    return {-1, read_file(out) + "\n(timed out)"};
-  }
-  return {WIFEXITED(*st) ? WEXITSTATUS(*st) : 128 + WTERMSIG(*st), read_file(out)};
-}
-
-std::map<std::string, std::string> read_env(const std::string& file) {
-  std::map<std::string, std::string> env;
-  std::istringstream in(read_file(file));
-  for (std::string line; std::getline(in, line);) {
-    auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string v = line.substr(eq + 1), plain;
-    // printf %q output: backslash-escaped characters, or $'...' for control characters.
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == '\\' && i + 1 < v.size()) plain.push_back(v[++i]);
-      else if (v[i] != '\'') plain.push_back(v[i]);
-    }
-    env[line.substr(0, eq)] = plain;
-  }
-  return env;
-}
-
-std::vector<json> log_events(const std::string& file) {
-  std::vector<json> out;
-  std::istringstream in(read_file(file));
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    auto j = json::parse(line, nullptr, false);
-    if (!j.is_discarded()) out.push_back(std::move(j));
-  }
-  return out;
-}
-
-bool has_event(const std::string& file, const std::string& event, const std::string& check,
-               const std::string& target = "") {
-  for (const auto& e : log_events(file))
-    if (e.value("event", "") == event && e.value("check", "") == check &&
-        e.value("target", "") == target)
-      return true;
-  return false;
-}
-
-std::optional<json> find_event(const std::string& file, const std::string& event,
-                               const std::string& check, const std::string& target = "") {
-  for (const auto& e : log_events(file))
-    if (e.value("event", "") == event && e.value("check", "") == check &&
-        e.value("target", "") == target)
-      return e;
-  return std::nullopt;
-}
-
-class daemon_e2e : public ::testing::Test {
+class daemon_e2e : public acis::test::platform_fixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/acis-e2e-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                              fs::perms::others_read | fs::perms::others_exec);
-    auto [rc, out] = run({"/bin/bash", platform_sh, "start", dir_}, dir_, 90s);
-    ASSERT_EQ(rc, 0) << out;
-    started_ = true;
-    env_ = read_env(dir_ + "/platform.env");
-    ASSERT_EQ(env_["PLATFORM_READY"], "1") << read_file(dir_ + "/platform.env");
-    port_ = free_port();
-    cfg_ = base_config();
-  }
-
-  void TearDown() override {
-    daemon_.reset();
-    if (started_) run({"/bin/bash", platform_sh, "stop", dir_}, dir_, 60s);
-    if (!HasFailure() && !dir_.empty()) fs::remove_all(dir_);
-    else if (!dir_.empty()) std::fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
-  }
-
-  json base_config() {
-    return {
-        {"daemon", {{"listen", "127.0.0.1:" + std::to_string(port_)},
-                    {"state_dir", dir_ + "/state"},
-                    {"log_level", "debug"}}},
-        {"checks",
-         json::array(
-             {{{"name", "database"}, {"type", "postgres"}, {"conninfo", env_["PG_CONNINFO"]},
-               {"password_file", dir_ + "/pgpassword"}, {"query", "SELECT 1"},
-               {"interval", "500ms"}, {"timeout", "400ms"}, {"fall", 2}, {"rise", 1},
-               {"severity", "critical"}, {"issue_type", "database"}},
-              {{"name", "api"}, {"type", "http"}, {"url", env_["API_URL"] + "/health"},
-               {"expect", {{"status", json::array({200})}, {"body_contains", "ok"}}},
-               {"interval", "500ms"}, {"timeout", "400ms"}, {"fall", 2}, {"rise", 1},
-               {"severity", "high"}, {"depends_on", json::array({"database"})},
-               {"issue_type", "backend"}},
-              {{"name", "frontend"}, {"type", "http"}, {"url", env_["FRONTEND_URL"] + "/"},
-               {"interval", "1s"}, {"timeout", "500ms"}, {"severity", "high"},
-               {"depends_on", json::array({"api"})}, {"issue_type", "backend"}},
-              {{"name", "models"}, {"type", "model_metadata"}, {"models_dir", env_["MODELS_DIR"]},
-               {"rules", json::array({{{"path", "/metrics/sharpe_ratio"}, {"min", 0.5}}})},
-               {"interval", "1s"}, {"timeout", "500ms"}, {"severity", "critical"},
-               {"issue_type", "model"}}})},
-        {"escalation",
-         {{"database", {{"primary", "DBA"}, {"backup", "Infrastructure"}}},
-          {"backend", {{"primary", "Backend Lead"}, {"backup", "DevOps"}}},
-          {"model", {{"primary", "ML Team Lead"}, {"backup", "Platform Owner"}}}}}};
-  }
-
-  json& check(const std::string& name) {
-    for (auto& c : cfg_["checks"])
-      if (c["name"] == name) return c;
-    throw std::runtime_error("no check " + name);
-  }
-
-  void start_daemon(const std::string& log) {
-    std::ofstream(dir_ + "/healthd.json") << cfg_.dump(2);
-    log_ = dir_ + "/" + log;
-    daemon_ = std::make_unique<child_process>(
-        std::vector<std::string>{daemon_bin, "run", "--config", dir_ + "/healthd.json"}, log_,
-        dir_ + "/daemon.stderr");
-    ASSERT_TRUE(wait_until([&] { return http_get(port_, "/healthz").status == 200; }, 20s))
-        << read_file(log_) << read_file(dir_ + "/daemon.stderr");
-  }
-
-  void platform(const std::string& what) {
-    auto [rc, out] = run({"/bin/bash", platform_sh, what, dir_}, dir_, 60s);
-    ASSERT_EQ(rc, 0) << what << ": " << out;
-  }
-
-  json get_json(const std::string& target) {
-    auto r = http_get(port_, target);
-    EXPECT_EQ(r.status, 200) << target << " " << r.error;
-    return json::parse(r.body, nullptr, false);
-  }
-
-  std::string dir_;
-  json cfg_;
-  bool started_ = false;
-  std::map<std::string, std::string> env_;
-  unsigned short port_ = 0;
-  std::string log_;
-  std::unique_ptr<child_process> daemon_;
+  daemon_e2e() : platform_fixture(acis::test::build_paths()) {}
 };
 
 }  // namespace
@@ -372,32 +214,11 @@ TEST_F(daemon_e2e, broken_config_names_pointers_and_exits_2) {
   EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << read_file(out);
 }
 
-namespace {
-
-int count_events(const std::string& file, const std::string& event, const std::string& key = {},
-                 const std::string& value = {}) {
-  int n = 0;
-  for (const auto& e : log_events(file))
-    if (e.value("event", "") == event && (key.empty() || e.value(key, "") == value)) ++n;
-  return n;
-}
-
-json restart_api_runbook(const std::string& platform, const std::string& dir) {
-  return {{"max_attempts", 3}, {"backoff", "1s"}, {"cooldown", "1m"},
-          {"steps", json::array({{{"name", "restart API"},
-                                  {"run", json::array({"/bin/bash", platform, "start-api", dir})},
-                                  {"env", {{"ACIS_TOY_SERVICE", toy_bin}}},
-                                  {"timeout", "30s"}},
-                                 {{"name", "verify health"}, {"verify", "api"}, {"within", "10s"}}})}};
-}
-
-}  // namespace
-
 // The api-down runbook brings a killed API back: incident opened, remediation started, the
 // restart step and the verify step pass, the incident resolves, exactly one run.
 TEST_F(daemon_e2e, api_down_runbook_restarts_the_api) {
   check("api")["runbook"] = "api-down";
-  cfg_["runbooks"] = {{"api-down", restart_api_runbook(platform_sh, dir_)}};
+  cfg_["runbooks"] = {{"api-down", restart_api_runbook()}};
   start_daemon("remediate.log");
   ASSERT_TRUE(wait_until([&] { return get_json("/status")["checks"][1]["targets"][0]["state"] == "ok"; }, 20s));
   platform("kill-api");
@@ -413,7 +234,7 @@ TEST_F(daemon_e2e, api_down_runbook_restarts_the_api) {
   EXPECT_TRUE(restart_ok);
   EXPECT_TRUE(verify_ok);
   EXPECT_TRUE(success);
-  EXPECT_EQ(http_get(static_cast<unsigned short>(std::stoi(read_env(dir_ + "/platform.env")["API_PORT"])), "/health").status, 200);
+  EXPECT_EQ(http_get(api_port(), "/health").status, 200);
   auto metrics = http_get(port_, "/metrics").body;
   EXPECT_NE(metrics.find("acis_remediation_runs_total{outcome=\"success\",runbook=\"api-down\"} 1"), std::string::npos) << metrics;
   // The incident report is written on resolution and served over HTTP.

@@ -17,44 +17,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/black_hole.hpp"
 #include "tests/support/child_process.hpp"
+#include "tests/support/daemon_harness.hpp"
 #include "tests/support/http_get.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-using acis::test::child_process;
 using acis::test::http_get;
-using acis::test::read_file;
-using acis::test::wait_until;
 
 namespace {
-
-const std::string daemon_bin = std::string(ACIS_BINARY_DIR) + "/daemon/acis-healthd";
-
-// A TCP listener that never accepts: connections complete in the kernel backlog and then
-// nothing is ever answered (a frozen peer).
-struct black_hole {
-  int fd = -1;
-  unsigned short port = 0;
-  black_hole() {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd, 128);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-  }
-  ~black_hole() { ::close(fd); }
-};
-
-unsigned short free_port() {
-  black_hole b;  // bound then closed: free again
-  return b.port;
-}
 
 int connect_to(unsigned short port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -69,19 +42,18 @@ int connect_to(unsigned short port) {
   return fd;
 }
 
-class isolation_e2e : public ::testing::Test {
+class isolation_e2e : public acis::test::daemon_fixture {
  protected:
+  isolation_e2e() : daemon_fixture(acis::test::build_paths(), "acis-iso") {}
+
   void SetUp() override {
-    char tmpl[] = "/tmp/acis-iso-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    port_ = free_port();
+    daemon_fixture::SetUp();
     std::ofstream(dir_ + "/fresh.txt") << "x";
-    json cfg = {
+    cfg_ = {
         {"daemon", {{"listen", "127.0.0.1:" + std::to_string(port_)}, {"state_dir", dir_ + "/state"}}},
         {"checks",
          json::array({{{"name", "hung"}, {"type", "http"},
-                       {"url", "http://127.0.0.1:" + std::to_string(hole_.port) + "/"},
+                       {"url", "http://127.0.0.1:" + std::to_string(hole_.port()) + "/"},
                        {"interval", "1s"}, {"timeout", "900ms"}, {"severity", "low"}},
                       {{"name", "self"}, {"type", "http"},
                        {"url", "http://127.0.0.1:" + std::to_string(port_) + "/healthz"},
@@ -89,17 +61,7 @@ class isolation_e2e : public ::testing::Test {
                       {{"name", "file"}, {"type", "file_age"}, {"path", dir_ + "/fresh.txt"},
                        {"max_age", "1h"}, {"interval", "200ms"}, {"timeout", "150ms"},
                        {"severity", "low"}}})}};
-    std::ofstream(dir_ + "/cfg.json") << cfg.dump(2);
-    log_ = dir_ + "/daemon.log";
-    daemon_ = std::make_unique<child_process>(
-        std::vector<std::string>{daemon_bin, "run", "--config", dir_ + "/cfg.json"}, log_,
-        dir_ + "/daemon.stderr");
-    ASSERT_TRUE(wait_until([&] { return http_get(port_, "/healthz").status == 200; }, 20s))
-        << read_file(log_) << read_file(dir_ + "/daemon.stderr");
-  }
-  void TearDown() override {
-    if (daemon_) daemon_->stop();
-    if (!HasFailure()) fs::remove_all(dir_);
+    start_daemon("daemon.log");
   }
 
   json status() { return json::parse(http_get(port_, "/status").body); }
@@ -109,10 +71,7 @@ class isolation_e2e : public ::testing::Test {
     return 0;
   }
 
-  black_hole hole_;
-  std::string dir_, log_;
-  unsigned short port_ = 0;
-  std::unique_ptr<child_process> daemon_;
+  acis::test::black_hole_listener hole_;
 };
 
 }  // namespace

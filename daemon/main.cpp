@@ -1,5 +1,7 @@
 // acis-healthd command line (SPEC.md "Command line").
-// Exit codes: 0 success, 1 checks failing (`once`), 2 bad usage or bad config, 3 runtime failure.
+// Exit codes: 0 success, 1 checks failing (`once`) or a drill step failed, 2 bad usage or bad
+// config, 3 runtime failure.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -8,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "daemon/daemon.hpp"
+#include "remediation/drill.hpp"
 
 #ifndef ACIS_VERSION
 #define ACIS_VERSION "0.0.0"
@@ -19,6 +22,10 @@ constexpr const char* usage_text =
     "usage: acis-healthd [run] --config FILE\n"
     "       acis-healthd check-config --config FILE\n"
     "       acis-healthd once --config FILE [--json]\n"
+    "       acis-healthd drill RUNBOOK --config FILE [--execute] [--target T]\n"
+    "           without --execute: print each step as it would run, execute nothing\n"
+    "           with --execute: run the steps against the live system, time them, and\n"
+    "           save a report under STATE_DIR/drills/\n"
     "       acis-healthd --version\n";
 
 int usage(const std::string& why) {
@@ -33,8 +40,13 @@ int main(int argc, char** argv) {
   std::string command = "run";
   std::string config_path;
   bool as_json = false;
+  acis::remediation::drill_options drill;
   std::size_t i = 0;
   if (!args.empty() && args[0].rfind("-", 0) != 0) command = args[i++];
+  if (command == "drill") {
+    if (i >= args.size() || args[i].rfind("-", 0) == 0) return usage("drill needs a RUNBOOK");
+    drill.runbook = args[i++];
+  }
   for (; i < args.size(); ++i) {
     const auto& a = args[i];
     if (a == "--version" || a == "-V") {
@@ -50,11 +62,23 @@ int main(int argc, char** argv) {
       config_path = a.substr(std::strlen("--config="));
     } else if (a == "--json" && command == "once") {
       as_json = true;
+    } else if (a == "--execute" && command == "drill") {
+      drill.execute = true;
+    } else if ((a == "--target" || a.rfind("--target=", 0) == 0) && command == "drill") {
+      std::string t;
+      if (a == "--target") {
+        if (i + 1 >= args.size()) return usage("--target needs a value");
+        t = args[++i];
+      } else {
+        t = a.substr(std::strlen("--target="));
+      }
+      if (t.empty()) return usage("--target needs a value");
+      drill.target = t;
     } else {
       return usage("unknown argument \"" + a + "\"");
     }
   }
-  if (command != "run" && command != "check-config" && command != "once")
+  if (command != "run" && command != "check-config" && command != "once" && command != "drill")
     return usage("unknown command \"" + command + "\"");
   if (config_path.empty()) return usage("--config FILE is required");
 
@@ -72,6 +96,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
+    if (command == "drill") {
+      // A report printed to a closed pipe must not kill the drill halfway through its steps.
+      std::signal(SIGPIPE, SIG_IGN);
+      return acis::remediation::run_drill(cfg, drill, std::cout, std::cerr);
+    }
     if (command == "once") return acis::daemon::run_once(cfg, as_json);
     return acis::daemon::run_daemon(cfg);
   } catch (const std::exception& e) {

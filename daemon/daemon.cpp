@@ -12,9 +12,12 @@
 #include <filesystem>
 #include <iostream>
 #include <random>
+#include <set>
 #include <system_error>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -339,7 +342,8 @@ class healthd {
     if (stopping_) return;
     stopping_ = true;
     sd_notify(0, "STOPPING=1");
-    log_.info("daemon_stopping", {{"signal", why}, {"open_incidents", tracker_->open_incidents().size()}});
+    log_.info("daemon_stopping", {{"signal", why}, {"open_incidents", tracker_->open_incidents().size()},
+                                  {"running_runbooks", run_cancel_.size()}});
     // Every incident change is already on disk (appended and fdatasync'ed before it was acted
     // on), so stopping loses nothing.
     server_->stop();
@@ -347,6 +351,29 @@ class healthd {
     sla_timer_.cancel();
     remediation_timer_.cancel();
     signals_.cancel();
+    if (run_cancel_.empty()) {
+      finish_stop();
+      return;
+    }
+    // Running steps get SIGTERM now and SIGKILL after their grace (process_runner); their
+    // attempts are journaled as cut off. A backstop bounds the wait whatever a step does.
+    std::chrono::milliseconds longest{0};
+    for (const auto& [_, rb] : cfg_.runbooks)
+      for (const auto& st : rb.steps)
+        if (const auto* r = std::get_if<config::run_step>(&st.action)) longest = std::max(longest, r->grace);
+    stop_backstop_.expires_after(longest + std::chrono::seconds(10));
+    stop_backstop_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      log_.warn("daemon_stop_forced", {{"reason", "runbook steps did not end within their grace"},
+                                       {"running_runbooks", run_cancel_.size()}});
+      finish_stop();
+    });
+    auto signals = run_cancel_;  // emit() completes handlers that erase from run_cancel_
+    for (auto& [_, sig] : signals) sig->emit(asio::cancellation_type::terminal);
+  }
+
+  void finish_stop() {
+    stop_backstop_.cancel();
     ioc_.stop();
   }
 
@@ -423,7 +450,10 @@ class healthd {
         fields["sla_met"] = !i.sla_breached;
         log_.info(ev.kind, fields);
         remember_resolved(i);
-        write_report(i);
+        // A runbook still running for it (its verify step saw the recovery) finishes first, so
+        // that the report carries the whole attempt, remediation_finished included.
+        if (running_.count(i.id)) report_after_run_.insert(i.id);
+        else write_report(i);
       } else {
         log_.info(ev.kind, fields);
       }
@@ -500,15 +530,31 @@ class healthd {
 
   // A timeline entry on the incident, journaled (flushed) but not logged: the caller logs a
   // richer event of its own.
+  // An incident that resolved while its runbook ran is no longer in the tracker: the entry goes
+  // on its resolved copy (the journal keeps the newest snapshot, so it stays resolved).
   void annotate(const std::string& id, const std::string& event, const std::string& detail) {
     const auto now = wall_clock::now();
-    if (auto ev = tracker_->annotate(id, event, detail, now)) {
-      try {
-        journal_->append(*ev, now);
-      } catch (const std::exception& e) {
-        log_.error("journal_write_failed", {{"incident", id}, {"reason", e.what()}});
+    auto ev = tracker_->annotate(id, event, detail, now);
+    if (!ev) {
+      for (auto it = resolved_.rbegin(); it != resolved_.rend(); ++it) {
+        if (it->id != id) continue;
+        it->timeline.push_back({now, event, detail});
+        ev = incident_event{event, *it};
+        break;
       }
     }
+    if (!ev) return;
+    try {
+      journal_->append(*ev, now);
+    } catch (const std::exception& e) {
+      log_.error("journal_write_failed", {{"incident", id}, {"reason", e.what()}});
+    }
+  }
+
+  const incident* find_resolved(const std::string& id) const {
+    for (auto it = resolved_.rbegin(); it != resolved_.rend(); ++it)
+      if (it->id == id) return &*it;
+    return nullptr;
   }
 
   // After a restart: the attempts an open incident already had count (SPEC.md: an attempt cut
@@ -556,7 +602,7 @@ class healthd {
         auto d = policy_.decide(ref, cond, now);
         switch (d.what) {
           case remediation::decision::kind::run:
-            if (policy_.started(ref, now)) spawn(run_runbook(ref, d.attempt), "runbook " + ref.runbook);
+            if (policy_.started(ref, now)) spawn_runbook(ref, d.attempt);
             break;
           case remediation::decision::kind::give_up: {
             log_.warn("remediation_gave_up", {{"incident", ref.id}, {"runbook", ref.runbook},
@@ -581,7 +627,31 @@ class healthd {
     }
   }
 
+  // A runbook attempt runs as its own coroutine with a cancellation signal, so that a stopping
+  // daemon can give the running step its grace (SPEC.md "systemd": a running step is given its
+  // grace, then killed) instead of abandoning its process group.
+  void spawn_runbook(const remediation::incident_ref& ref, int attempt_no) {
+    auto sig = std::make_shared<asio::cancellation_signal>();
+    run_cancel_[ref.id] = sig;
+    asio::co_spawn(ioc_, run_runbook(ref, attempt_no),
+                   asio::bind_cancellation_slot(sig->slot(), [this, id = ref.id, rb = ref.runbook,
+                                                             sig](std::exception_ptr e) {
+                     if (e) {
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         log_.error("internal_error", {{"reason", "runbook " + rb + ": " + ex.what()}});
+                       }
+                     }
+                     run_cancel_.erase(id);
+                     if (stopping_ && run_cancel_.empty()) finish_stop();
+                   }));
+  }
+
   asio::awaitable<void> run_runbook(remediation::incident_ref ref, int attempt_no) {
+    // Cancellation (the daemon stopping) must reach the running step and come back as its
+    // outcome, not as an exception that would skip the journal entry below.
+    co_await asio::this_coro::throw_if_cancelled(false);
     const auto& rb = cfg_.runbooks.at(ref.runbook);
     const auto* c = cfg_.find_check(ref.check);
     const auto* inc = tracker_->find(ref.id);
@@ -602,6 +672,7 @@ class healthd {
                         std::chrono::milliseconds within) { return verify(check, target, within); };
 
     const auto run_start = steady::now();
+    running_.insert(ref.id);
     annotate(ref.id, "remediation_started",
              "attempt " + std::to_string(attempt_no) + " of " + std::to_string(rb.max_attempts) +
                  " of runbook " + ref.runbook + (dry ? " (dry run)" : ""));
@@ -645,6 +716,9 @@ class healthd {
     if (!ok) f["reason"] = failure;
     if (ok) log_.info("remediation_finished", f); else log_.warn("remediation_finished", f);
     policy_.finished(ref.id, ok, wall_clock::now());
+    running_.erase(ref.id);
+    if (report_after_run_.erase(ref.id))
+      if (const auto* done = find_resolved(ref.id)) write_report(*done);
     poke_remediation();
   }
 
@@ -861,6 +935,10 @@ class healthd {
   std::unique_ptr<http_server> server_;
   std::vector<std::unique_ptr<check_slot>> slots_;
   std::deque<incident> resolved_;
+  std::set<std::string> running_;           // incidents whose runbook is running now
+  std::map<std::string, std::shared_ptr<asio::cancellation_signal>> run_cancel_;
+  asio::steady_timer stop_backstop_{ioc_};
+  std::set<std::string> report_after_run_;  // resolved while running: report when it ends
   std::vector<incident_event> pending_restore_events_;
   // Remediation: incidents that want their runbook, the policy that says when, the mode.
   asio::steady_timer remediation_timer_;

@@ -10,7 +10,7 @@
 #   CASES="default p100 floor monit"  which cases, in this order:
 #       default   http check on /health: interval 1s, fall 2, rise 1, timeout 500ms, the daemon's
 #                 default pending_interval (interval/4 = 250ms)
-#       p100      the same with "pending_interval": "100ms"
+#       p100      the same with "pending_interval": "100ms" (any pNNN: pending_interval NNNms)
 #       floor     no monitor: kill-api, then `platform.sh start-api` alone, timed by us
 #       monit     Monit (if installed): `set daemon 1`, `if failed port ... then restart` with
 #                 the same start-api script; the same kill and poll. MONIT_CHECK=host (default:
@@ -166,6 +166,9 @@ probe() {
 # status line was read again. (EPOCHREALTIME inline: no forks.)
 poll_health() {
   local out=$1 t last_ok=0 down=0 back=0 end
+  # Run in the background: a probe that writes while the API is killed must fail, not end the
+  # poller with SIGPIPE (that lost a run's figures once).
+  trap '' PIPE
   end=$((${EPOCHREALTIME/./} + $2 * 1000000))
   while :; do
     t=${EPOCHREALTIME/./}
@@ -191,6 +194,7 @@ poll_health() {
 kill_api_timed() {
   local pid
   pid=$(head -n1 "$PDIR/api.pid") || die "no $PDIR/api.pid"
+  rm -f "$TMP/poll"
   [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *acis-toy-service* ]] ||
     die "pid $pid in $PDIR/api.pid is not the toy API"
   poll_health "$TMP/poll" 60 &
@@ -201,6 +205,7 @@ kill_api_timed() {
   "$PLATFORM" kill-api "$PDIR" >/dev/null
   wait "$POLLER_PID" || true
   POLLER_PID=""
+  [[ -s $TMP/poll ]] || die "the poller ended without a result"
   read -r LAST_OK_US DOWN_US BACK_US <"$TMP/poll"
   ((DOWN_US && BACK_US)) ||
     die "the API was not seen down and back (poll $LAST_OK_US $DOWN_US $BACK_US)"
@@ -286,6 +291,7 @@ events_since() {  # log from
 #  1 run  2 load  3 kill->first failure  4 first failure->opened  5 kill->opened
 #  6 opened->remediation_started  7 opened->first step  8 restart step  9 first step->/health
 #  200  10 kill->/health 200  11 kill->resolved  12 kill->poller saw it down (the poller's lag)
+#  13 first failure->/health 200 (kill->/health 200 without the phase of the kill in the interval)
 daemon_run() {  # case run dir
   local case=$1 run=$2 dir=$3 from load i ev=""
   local fail open rem step rs_ms rs_ok res fin
@@ -305,7 +311,8 @@ daemon_run() {  # case run dir
   [[ $rs_ok == true ]] || log "$case run $run: the restart step failed ($ev)"
   local k=$((KILL_US / 1000)) back=$((BACK_US / 1000))
   echo "$run $load $((fail - k)) $((open - fail)) $((open - k)) $((rem - open)) $((step - open))" \
-    "$rs_ms $((back - step)) $((back - k)) $((res - k)) $(((DOWN_US - KILL_US) / 1000))" |
+    "$rs_ms $((back - step)) $((back - k)) $((res - k)) $(((DOWN_US - KILL_US) / 1000))" \
+    "$((back - fail))" |
     tee -a "$TMP/results-$case" >&2
 }
 
@@ -339,6 +346,7 @@ floor_case() {
     "$PLATFORM" kill-api "$PDIR" >/dev/null
     nap 0.3
     load=$(load1)
+    rm -f "$TMP/poll"
     poll_health "$TMP/poll" 60 &
     POLLER_PID=$!
     t0=${EPOCHREALTIME/./}
@@ -346,6 +354,7 @@ floor_case() {
     t1=${EPOCHREALTIME/./}
     wait "$POLLER_PID" || true
     POLLER_PID=""
+    [[ -s $TMP/poll ]] || die "floor run $run: the poller ended without a result"
     read -r last_ok down back <"$TMP/poll"
     ((back)) || die "floor run $run: the API did not answer again"
     t2=${EPOCHREALTIME/./}
@@ -452,7 +461,7 @@ log "api on 127.0.0.1:$API_PORT"
 for c in $CASES; do
   case $c in
     default) daemon_case default "" ;;
-    p100) daemon_case p100 100ms ;;
+    p[0-9]*) [[ ${c#p} =~ ^[0-9]+$ ]] || die "unknown case $c"; daemon_case "$c" "${c#p}ms" ;;
     floor) floor_case ;;
     monit)
       if command -v monit >/dev/null; then monit_case; else log "monit not installed: not measured"; fi ;;
@@ -466,17 +475,18 @@ echo "Machine: $MACHINE; $(date -u +%Y-%m-%d); commit $COMMIT; load (1/5/15 min)
   "$LOAD_START, at end $LOAD_END. RUNS=$RUNS SETTLE=${SETTLE}s+U(0,1s) COOLDOWN=$COOLDOWN" \
   "POLL_MS=$POLL_MS RUNS_PER_DAEMON=$RUNS_PER_DAEMON. All times in ms; \"kill\" is the" \
   "moment of the SIGKILL."
-dhead='| run | load | kill→first failure | first failure→opened | kill→opened | opened→remediation_started | opened→first step | restart step | first step→/health 200 | kill→/health 200 | kill→resolved | kill→poller saw it down |'
-dsep='|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
-for c in default p100; do
+dhead='| run | load | kill→first failure | first failure→opened | kill→opened | opened→remediation_started | opened→first step | restart step | first step→/health 200 | kill→/health 200 | kill→resolved | kill→poller saw it down | first failure→/health 200 |'
+dsep='|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+DAEMON_CASES=$(tr ' ' '\n' <<<"$CASES" | grep -E '^(default|p[0-9]+)$' || true)
+for c in $DAEMON_CASES; do
   [[ -s $TMP/results-$c ]] || continue
   echo
-  if [[ $c == default ]]; then echo "Case default (pending_interval unset: 250ms):"; else echo "Case p100 (pending_interval 100ms):"; fi
+  if [[ $c == default ]]; then echo "Case default (pending_interval unset: 250ms):"; else echo "Case $c (pending_interval ${c#p}ms):"; fi
   echo
   echo "$dhead"
   echo "$dsep"
   awk '{ printf "| %s |", $1; for (i = 2; i <= NF; i++) printf " %s |", $i; printf "\n" }' "$TMP/results-$c"
-  stat_rows "$TMP/results-$c" 3 12
+  stat_rows "$TMP/results-$c" 3 13
 done
 if [[ -s $TMP/results-floor ]]; then
   echo
@@ -497,22 +507,27 @@ if [[ -s $TMP/results-monit ]]; then
   stat_rows "$TMP/results-monit" 3 4
 fi
 echo
-echo "Summary (median [min–max], p90):"
+echo "Summary (median [min–max], p90; the mean too for kill→/health 200, because its largest part,"
+echo "the kill's phase in the 1 s interval, is uniform on 0-1 s, and the median of $RUNS such draws"
+echo "has a standard error of about $(awk -v n="$RUNS" 'BEGIN { printf "%.0f", 1000 / (2 * sqrt(n)) }') ms (1 s / (2·√runs)):"
 echo
-echo '| case | runs | kill→/health 200 | kill→opened | opened→first step | restart step |'
-echo '|---|---:|---|---|---|---|'
+echo '| case | runs | kill→/health 200 | mean | kill→opened | first failure→opened | opened→first step | first failure→/health 200 | restart step |'
+echo '|---|---:|---|---:|---|---|---|---|---|'
 summ() {  # file col
   local s
   read -r -a s <<<"$(stats "$1" "$2")"
   printf '%s [%s–%s], p90 %s' "${s[0]}" "${s[1]}" "${s[3]}" "${s[2]}"
 }
-for c in default p100; do
-  [[ -s $TMP/results-$c ]] || continue
-  echo "| acis-healthd $c | $(wc -l <"$TMP/results-$c") | $(summ "$TMP/results-$c" 10) |" \
-    "$(summ "$TMP/results-$c" 5) | $(summ "$TMP/results-$c" 7) | $(summ "$TMP/results-$c" 8) |"
+mean() { awk -v c="$2" '{ t += $c } END { if (NR) printf "%.0f", t / NR; else print "n/a" }' "$1"; }
+for c in $DAEMON_CASES; do
+  f=$TMP/results-$c
+  [[ -s $f ]] || continue
+  echo "| acis-healthd $c | $(wc -l <"$f") | $(summ "$f" 10) | $(mean "$f" 10) | $(summ "$f" 5) |" \
+    "$(summ "$f" 4) | $(summ "$f" 7) | $(summ "$f" 13) | $(summ "$f" 8) |"
 done
-[[ -s $TMP/results-monit ]] &&
-  echo "| monit | $(wc -l <"$TMP/results-monit") | $(summ "$TMP/results-monit" 3) | | | |"
-[[ -s $TMP/results-floor ]] &&
-  echo "| start-api alone (floor) | $(wc -l <"$TMP/results-floor") | $(summ "$TMP/results-floor" 4) (from invoking it) | | | $(summ "$TMP/results-floor" 3) |"
+f=$TMP/results-monit
+[[ -s $f ]] && echo "| monit | $(wc -l <"$f") | $(summ "$f" 3) | $(mean "$f" 3) | | | | | |"
+f=$TMP/results-floor
+[[ -s $f ]] &&
+  echo "| start-api alone (floor) | $(wc -l <"$f") | $(summ "$f" 4) (from invoking it) | $(mean "$f" 4) | | | | | $(summ "$f" 3) |"
 true

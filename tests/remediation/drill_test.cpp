@@ -1,14 +1,16 @@
 // Drill records and reports: reading back the newest drill per runbook from a real folder, and
-// the pure report formatters.
+// the pure report formatters (markdown for people, JSON for the daemon).
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "checks/metadata_rules.hpp"
 #include "remediation/drill.hpp"
@@ -114,6 +116,140 @@ TEST(latest_drills, missing_folder_is_empty) {
   // A file where the folder should be.
   write_file(d.path / "file", "x");
   EXPECT_TRUE(latest_drills(d.path / "file").empty());
+}
+
+drill_report sample_report() {
+  drill_report r;
+  r.runbook = "api-down";
+  r.doc = "https://runbooks.example/api-down.md";
+  r.check = "api";
+  r.check_kind = "http";
+  r.severity = config::severity::high;
+  r.response_time = std::chrono::minutes(15);
+  r.target = "";
+  r.incident = "drill-20261130T120000Z";
+  r.ran_by = "alice";
+  r.host = "trading-01";
+  r.executed = true;
+  r.started = at("2026-11-30T12:00:00.250Z");
+  r.took = std::chrono::milliseconds(3200);
+  r.ok = false;
+  drill_step restart;
+  restart.name = "restart API";
+  restart.kind = "run";
+  restart.resolved = R"(["/bin/systemctl","restart","acis-api"] (timeout 1m))";
+  restart.ran = true;
+  restart.ok = true;
+  restart.took = std::chrono::milliseconds(1200);
+  restart.detail = "exit 0";
+  restart.output = "restarted";
+  drill_step verify;
+  verify.name = "verify";
+  verify.kind = "verify";
+  verify.resolved = R"(re-run check "api" until it passes, within 2s)";
+  verify.ran = true;
+  verify.ok = false;
+  verify.took = std::chrono::milliseconds(2000);
+  verify.detail = "still failing after 2s: HTTP 503";
+  drill_step resume;
+  resume.name = "resume";
+  resume.kind = "manual";
+  resume.resolved = "manual: resume trading";
+  r.steps = {restart, verify, resume};
+  return r;
+}
+
+// The total is compared with the response time of the check's severity, both ways, and says
+// so when no check names the runbook.
+TEST(drill_report, total_against_the_response_time) {
+  auto r = sample_report();
+  EXPECT_EQ(drill_total_line(r), "total 3.2s, within the high response time of 15m");
+  r.took = std::chrono::minutes(15) + std::chrono::milliseconds(1);
+  EXPECT_EQ(drill_total_line(r), "total 900.0s, exceeds the high response time of 15m");
+  r.severity.reset();
+  r.response_time.reset();
+  EXPECT_THAT(drill_total_line(r),
+              HasSubstr("severity unknown (no check names runbook api-down), nothing to compare with"));
+}
+
+// The markdown report has the title, date, who, host, the step table with durations and
+// results (a step not reached says so), the total, the doc link and the output.
+TEST(drill_report, markdown_has_the_template_parts) {
+  const auto md = render_drill_markdown(sample_report());
+  EXPECT_THAT(md, HasSubstr("# Drill: api-down\n"));
+  EXPECT_THAT(md, HasSubstr("- **Date:** 2026-11-30T12:00:00.250Z (UTC)\n"));
+  EXPECT_THAT(md, HasSubstr("- **Run by:** alice on host trading-01\n"));
+  EXPECT_THAT(md, HasSubstr("- **Check/target:** api (http check), no target\n"));
+  EXPECT_THAT(md, HasSubstr("- **Result:** failed at step 2 (verify): still failing after 2s: HTTP 503\n"));
+  EXPECT_THAT(md, HasSubstr("- **Total:** 3.2s, within the high response time of 15m\n"));
+  EXPECT_THAT(md, HasSubstr("<https://runbooks.example/api-down.md>"));
+  EXPECT_THAT(md, HasSubstr("| 1 | restart API | run | 1.2s | ok | exit 0 |\n"));
+  EXPECT_THAT(md, HasSubstr("| 2 | verify | verify | 2.0s | failed | still failing after 2s: HTTP 503 |\n"));
+  EXPECT_THAT(md, HasSubstr("| 3 | resume | manual | — | not run |  |\n"));
+  EXPECT_THAT(md, HasSubstr("`[\"/bin/systemctl\",\"restart\",\"acis-api\"] (timeout 1m)`"));
+  EXPECT_THAT(md, HasSubstr("```text\nrestarted\n```\n"));
+}
+
+// Text from steps cannot forge markdown lines, table columns or terminal escapes.
+TEST(drill_report, untrusted_text_stays_on_its_line) {
+  auto r = sample_report();
+  r.steps[1].detail = "HTTP 503\n# Forged heading\n| 9 | forged | row |\x1b[31m";
+  r.steps[0].output = "line1\n```\n# not a heading";
+  r.steps[0].resolved = "a `tick` and ``two``";
+  const auto md = render_drill_markdown(r);
+  EXPECT_THAT(md, Not(HasSubstr("\n# Forged")));
+  EXPECT_THAT(md, Not(HasSubstr("\n| 9 |")));
+  EXPECT_THAT(md, Not(HasSubstr("\x1b")));
+  EXPECT_THAT(md, Not(HasSubstr("\n# not a heading")));
+  EXPECT_THAT(md, HasSubstr(R"(| HTTP 503 # Forged heading \| 9 \| forged \| row \| [31m |)"));
+  EXPECT_THAT(md, HasSubstr("````text\nline1 ``` # not a heading\n````"));
+  EXPECT_THAT(md, HasSubstr("``` a `tick` and ``two`` ```"));
+  // Every table row still has exactly the six cells of the header.
+  std::istringstream lines(md);
+  for (std::string l; std::getline(lines, l);) {
+    if (l.rfind("| ", 0) != 0) continue;
+    std::size_t pipes = 0;
+    for (std::size_t k = 0; k < l.size(); ++k)
+      if (l[k] == '|' && (k == 0 || l[k - 1] != '\\')) ++pipes;
+    EXPECT_EQ(pipes, 7u) << l;
+  }
+}
+
+// The JSON record carries what the spec names and is what latest_drills() reads back.
+TEST(drill_report, json_record_round_trips_through_latest_drills) {
+  temp_dir d;
+  const auto r = sample_report();
+  const auto text = render_drill_json(r);
+  const auto j = nlohmann::json::parse(text);
+  EXPECT_EQ(j["runbook"], "api-down");
+  EXPECT_EQ(j["started"], "2026-11-30T12:00:00.250Z");
+  EXPECT_DOUBLE_EQ(j["duration_seconds"].get<double>(), 3.2);
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["severity"], "high");
+  EXPECT_DOUBLE_EQ(j["response_time_seconds"].get<double>(), 900);
+  EXPECT_EQ(j["within_response_time"], true);
+  ASSERT_EQ(j["steps"].size(), 3u);
+  EXPECT_EQ(j["steps"][0]["name"], "restart API");
+  EXPECT_EQ(j["steps"][0]["kind"], "run");
+  EXPECT_DOUBLE_EQ(j["steps"][0]["duration_seconds"].get<double>(), 1.2);
+  EXPECT_EQ(j["steps"][0]["ok"], true);
+  EXPECT_EQ(j["steps"][0]["detail"], "exit 0");
+  EXPECT_EQ(j["steps"][1]["result"], "failed");
+  EXPECT_EQ(j["steps"][2]["result"], "not run");
+  EXPECT_TRUE(j["steps"][2]["duration_seconds"].is_null());
+
+  write_file(d.path / ("api-down-" + drill_stamp(r.started) + ".json"), text);
+  const auto latest = latest_drills(d.path);
+  ASSERT_EQ(latest.count("api-down"), 1u);
+  EXPECT_EQ(latest.at("api-down").started, r.started);
+  EXPECT_DOUBLE_EQ(latest.at("api-down").duration_seconds, 3.2);
+  EXPECT_FALSE(latest.at("api-down").ok);
+}
+
+// File names and incident ids use the UTC second: YYYYMMDDTHHMMSSZ.
+TEST(drill_report, stamp_is_the_utc_second) {
+  EXPECT_EQ(drill_stamp(at("2026-11-30T23:59:59.999Z")), "20261130T235959Z");
+  EXPECT_EQ(drill_stamp(at("2027-01-02T03:04:05+02:00")), "20270102T010405Z");
 }
 
 }  // namespace

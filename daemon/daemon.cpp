@@ -29,6 +29,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "checks/blocking.hpp"
 #include "checks/check.hpp"
 #include "checks/http_client.hpp"
 #include "daemon/event_log.hpp"
@@ -38,6 +39,7 @@
 #include "daemon/incident_report.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/schedule.hpp"
+#include "remediation/drill.hpp"
 #include "remediation/policy.hpp"
 #include "remediation/process_runner.hpp"
 #include "remediation/rollback_model.hpp"
@@ -267,6 +269,7 @@ class healthd {
     for (auto& s : slots_) spawn(run_check(*s), "check " + s->cfg->name);
     spawn(sla_loop(), "sla clock");
     spawn(remediation_loop(), "remediation");
+    spawn(drill_loop(), "drill reports");
     wait_signal();
 
     sd_notify(0, "READY=1");
@@ -303,6 +306,31 @@ class healthd {
       handle_results(*slot.cfg, results);
       st = st.next(steady::now(), slot.policy, tracker_->transition_pending(slot.cfg->name),
                    u(rng_));
+    }
+  }
+
+  // Drills run as their own process (`acis-healthd drill --execute`) and leave their report in
+  // state_dir/drills/: read the newest per runbook at start and once a minute, off the loop.
+  asio::awaitable<void> drill_loop() {
+    // The job is a named variable, not a lambda temporary inside the co_await expression: g++ 12
+    // destroys such temporaries twice in a coroutine (seen here as a double free).
+    const std::string dir = cfg_.daemon.state_dir + "/drills";
+    const std::function<std::map<std::string, remediation::drill_record>()> scan = [dir] {
+      return remediation::latest_drills(dir);
+    };
+    asio::steady_timer timer(ioc_);
+    while (!stopping_) {
+      auto found = co_await checks::run_blocking<std::map<std::string, remediation::drill_record>>(pool_, scan);
+      if (stopping_) co_return;
+      if (found) {
+        for (const auto& [name, _] : cfg_.runbooks) {
+          auto it = found->find(name);
+          if (it == found->end()) metrics_.never_drilled(name);
+          else metrics_.drill(name, it->second.started, it->second.duration_seconds);
+        }
+      }
+      timer.expires_after(std::chrono::minutes(1));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
 

@@ -120,7 +120,7 @@ struct metrics::impl {
           .Help("Configuration reloads by result.").Register(*registry);
   prometheus::Family<prometheus::Gauge>& last_drill =
       prometheus::BuildGauge().Name("acis_runbook_last_drill_timestamp_seconds")
-          .Help("When the runbook was last drilled (unix seconds).").Register(*registry);
+          .Help("When the runbook was last drilled (unix seconds; 0: never).").Register(*registry);
   prometheus::Family<prometheus::Gauge>& drill_duration =
       prometheus::BuildGauge().Name("acis_runbook_drill_duration_seconds")
           .Help("How long the last drill of the runbook took.").Register(*registry);
@@ -204,6 +204,10 @@ void metrics::drill(const std::string& runbook, std::chrono::system_clock::time_
   impl_->last_drill.Add({{"runbook", runbook}})
       .Set(std::chrono::duration<double>(when.time_since_epoch()).count());
   impl_->drill_duration.Add({{"runbook", runbook}}).Set(seconds);
+}
+
+void metrics::never_drilled(const std::string& runbook) {
+  impl_->last_drill.Add({{"runbook", runbook}}).Set(0);
 }
 
 std::string metrics::serialize() const {

@@ -36,6 +36,9 @@ class metrics {
   void remediation_step(const std::string& runbook, const std::string& step, double seconds);
   void drill(const std::string& runbook, std::chrono::system_clock::time_point when,
              double seconds);
+  // A configured runbook without a saved drill: last drill time 0, so that an alert on "not
+  // drilled for a quarter" fires for it too; no duration series.
+  void never_drilled(const std::string& runbook);
 
   // The text exposition format, including process_* metrics read from /proc/self.
   std::string serialize() const;

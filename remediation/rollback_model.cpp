@@ -403,7 +403,8 @@ std::string backup_verdict(const std::string& backup, const fs::path& dir,
 rollback_result rollback_locked(int models_fd, const fs::path& models_dir,
                                 const std::string& model,
                                 const config::model_metadata_check& check_rules,
-                                sys_clock::time_point now, const fault_hook& fault) {
+                                sys_clock::time_point now, const fault_hook& fault,
+                                bool choose_only = false) {
   rollback_result r;
   struct stat model_st {};
   if (::fstatat(models_fd, model.c_str(), &model_st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -431,7 +432,8 @@ rollback_result rollback_locked(int models_fd, const fs::path& models_dir,
     return r;
   }
 
-  std::vector<std::string> notes = recover_locked(models_fd, models_dir.string(), &model);
+  std::vector<std::string> notes;
+  if (!choose_only) notes = recover_locked(models_fd, models_dir.string(), &model);
 
   std::vector<std::string> names;
   if (auto e = list_dir(model_fd.get(), model, names)) {
@@ -477,6 +479,11 @@ rollback_result rollback_locked(int models_fd, const fs::path& models_dir,
       r.reason += (i ? "; " : "") + r.skipped[i];
     if (r.skipped.size() > max_skipped_in_reason)
       r.reason += "; and " + std::to_string(r.skipped.size() - max_skipped_in_reason) + " more";
+    return r;
+  }
+  if (choose_only) {
+    r.ok = true;
+    r.reason = "would roll back " + model + " to " + r.chosen_backup;
     return r;
   }
 
@@ -580,10 +587,13 @@ rollback_result rollback_locked(int models_fd, const fs::path& models_dir,
 
 }  // namespace
 
-rollback_result rollback_model(const std::filesystem::path& models_dir, const std::string& model,
+namespace {
+
+rollback_result rollback_entry(const std::filesystem::path& models_dir, const std::string& model,
                                const config::model_metadata_check& rules,
                                std::chrono::system_clock::time_point now,
-                               const std::function<void(std::string_view step)>& fault) {
+                               const std::function<void(std::string_view step)>& fault,
+                               bool choose_only) {
   try {
     if (auto e = validate_model_name(model)) {
       rollback_result r;
@@ -601,13 +611,28 @@ rollback_result rollback_model(const std::filesystem::path& models_dir, const st
       r.reason = *e;
       return r;
     }
-    return rollback_locked(models_fd.get(), models_dir, model, rules, now, fault);
+    return rollback_locked(models_fd.get(), models_dir, model, rules, now, fault, choose_only);
   } catch (const std::exception& e) {
     // Only allocation failure is expected; a half-built temp folder is left to recovery.
     rollback_result r;
     r.reason = std::string("internal error: ") + e.what();
     return r;
   }
+}
+
+}  // namespace
+
+rollback_result rollback_model(const std::filesystem::path& models_dir, const std::string& model,
+                               const config::model_metadata_check& rules,
+                               std::chrono::system_clock::time_point now,
+                               const std::function<void(std::string_view step)>& fault) {
+  return rollback_entry(models_dir, model, rules, now, fault, false);
+}
+
+rollback_result choose_backup(const std::filesystem::path& models_dir, const std::string& model,
+                              const config::model_metadata_check& rules,
+                              std::chrono::system_clock::time_point now) {
+  return rollback_entry(models_dir, model, rules, now, {}, true);
 }
 
 std::vector<std::string> recover_rollbacks(const std::filesystem::path& models_dir) {

@@ -92,6 +92,13 @@ rollback_result rollback_model(const std::filesystem::path& models_dir, const st
                                std::chrono::system_clock::time_point now,
                                const std::function<void(std::string_view step)>& fault = {});
 
+// What rollback_model() would choose, changing nothing (for dry runs and drills): the same
+// checks and backup judgement; ok with `chosen_backup` set, or the same failure reason. Leftovers
+// of an interrupted rollback are not cleaned up.
+rollback_result choose_backup(const std::filesystem::path& models_dir, const std::string& model,
+                              const config::model_metadata_check& rules,
+                              std::chrono::system_clock::time_point now);
+
 // Cleans up after a crash mid-rollback: removes every `.rollback-<model>-<R>` folder in
 // models_dir (see above why that is right in every case), except when models_dir/<model> is
 // missing (then the leftover may be the only copy and is left for an operator). Idempotent;

@@ -217,15 +217,14 @@ asio::awaitable<step_outcome> rollback_step_impl(const step_context& ctx) {
     co_return fail("refused: model \"" + shown_value(ctx.target) + "\": " + *problem);
   step_outcome o;
   o.resolved = "roll back " + mm->models_dir + "/" + ctx.target;
-  if (ctx.dry_run) {
-    o.ok = true;
-    o.detail = "dry run: would " + o.resolved + " to its newest healthy backup";
-    co_return o;
-  }
   const std::filesystem::path models_dir = mm->models_dir;
   const auto model = ctx.target;
   const auto rules = *mm;
-  auto work = [models_dir, model, rules]() {
+  const bool dry = ctx.dry_run;
+  // A dry run judges the backups as the real step would (read-only), so that it shows which one
+  // would go live and later steps see that `{backup}`.
+  auto work = [models_dir, model, rules, dry]() {
+    if (dry) return choose_backup(models_dir, model, rules, std::chrono::system_clock::now());
     recover_rollbacks(models_dir);
     return rollback_model(models_dir, model, rules, std::chrono::system_clock::now());
   };
@@ -236,7 +235,7 @@ asio::awaitable<step_outcome> rollback_step_impl(const step_context& ctx) {
     r = work();
   if (!r) co_return fail("rollback cancelled", o.resolved);
   o.ok = r->ok;
-  o.detail = r->reason;
+  o.detail = (dry ? "dry run: " : "") + r->reason;
   if (r->ok && !r->chosen_backup.empty()) o.produced["backup"] = r->chosen_backup;
   if (!r->skipped.empty()) {
     std::string s;

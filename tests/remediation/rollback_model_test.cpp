@@ -531,5 +531,43 @@ TEST(RollbackModel, CleansUpAnInterruptedRollbackFirst) {
   EXPECT_TRUE(leftovers(d.models).empty());
 }
 
+
+// choose_backup() (dry runs, drills) judges the backups exactly as rollback_model() does and
+// changes nothing; rollback_model() then swaps in the backup it named.
+TEST(ChooseBackup, NamesWhatRollbackWouldChooseAndTouchesNothing) {
+  temp_dir tmp;
+  demo_models d(tmp.path);
+  const auto before = snapshot(d.models);
+
+  auto c = choose_backup(d.models, "value_small", spec_rules(d.models), now);
+
+  ASSERT_TRUE(c.ok) << c.reason;
+  EXPECT_EQ(c.chosen_backup, "backup_20261128T000000Z");
+  EXPECT_EQ(c.skipped.size(), 2u);
+  EXPECT_EQ(c.reason, "would roll back value_small to backup_20261128T000000Z");
+  EXPECT_TRUE(c.replaced_kept_as.empty());
+  EXPECT_EQ(snapshot(d.models), before);
+
+  auto r = rollback_model(d.models, "value_small", spec_rules(d.models), now);
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(r.chosen_backup, c.chosen_backup);
+  EXPECT_EQ(r.skipped, c.skipped);
+}
+
+// With no healthy backup choose_backup() fails with rollback_model()'s reason; bad names are
+// refused the same way.
+TEST(ChooseBackup, FailsLikeRollbackWhenNothingIsHealthy) {
+  temp_dir tmp;
+  const fs::path models = tmp.path / "models", m = models / "value_small";
+  write_model(m, "value_small", "v4", "2026-12-01T11:00:00Z", 0.31, 0.18);
+  write_file(m / "backup_20261130T000000Z" / "metadata.json", "not json");
+  const auto before = snapshot(tmp.path);
+  auto c = choose_backup(models, "value_small", spec_rules(models), now);
+  EXPECT_FALSE(c.ok);
+  EXPECT_THAT(c.reason, ::testing::StartsWith("no healthy backup in value_small: "));
+  EXPECT_FALSE(choose_backup(models, "../value_small", spec_rules(models), now).ok);
+  EXPECT_EQ(snapshot(tmp.path), before);
+}
+
 }  // namespace
 }  // namespace acis::remediation

@@ -315,5 +315,9 @@ TEST_F(daemon_e2e, model_rollback_runbook_restores_a_failing_model) {
   for (const auto& e : fs::directory_iterator(env_["MODELS_DIR"] + "/value_small"))
     if (e.path().filename().string().find("_replaced") != std::string::npos) kept = true;
   EXPECT_TRUE(kept);
+  // The verify step resolves the incident while the runbook still has its manual step to run:
+  // wait for the run to finish before counting the action item.
+  ASSERT_TRUE(acis::test::wait_for_event(log_, acis::test::event_with("remediation_finished"), 20s))
+      << read_file(log_);
   EXPECT_EQ(count_events(log_, "manual_action"), 1);
 }

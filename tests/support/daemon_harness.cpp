@@ -169,6 +169,17 @@ json daemon_fixture::get_json(const std::string& target) {
   return json::parse(r.body, nullptr, false);
 }
 
+std::string daemon_fixture::target_state(const std::string& check, const std::string& target) {
+  const json status = get_json("/status");  // a named value: the loops below point into it
+  if (!status.is_object() || !status.contains("checks")) return {};
+  for (const auto& c : status["checks"]) {
+    if (c.value("name", "") != check) continue;
+    for (const auto& t : c["targets"])
+      if (t.value("target", "") == target) return t.value("state", "");
+  }
+  return {};
+}
+
 std::string daemon_fixture::daemon_output() const {
   return read_file(log_) + read_file(dir_ + "/daemon.stderr");
 }

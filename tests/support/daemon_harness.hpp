@@ -128,6 +128,8 @@ class daemon_fixture : public ::testing::Test {
   void start_daemon(const std::string& log_name, const std::string& cwd = {});
   // GET target on the daemon; expects 200 and JSON (a discarded value otherwise).
   nlohmann::json get_json(const std::string& target);
+  // The state ("ok", "failing", ...) of a check's target in /status; "" when not listed.
+  std::string target_state(const std::string& check, const std::string& target = {});
   // The log and stderr, for failure messages.
   std::string daemon_output() const;
 

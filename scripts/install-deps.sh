@@ -11,4 +11,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libboost1.81-dev libpqxx-dev nlohmann-json3-dev libspdlog-dev libfmt-dev prometheus-cpp-dev \
   libgtest-dev libgmock-dev googletest libsystemd-dev \
   postgresql-15 postgresql-client-15 \
-  curl jq procps iproute2 util-linux time hyperfine
+  curl jq procps iproute2 util-linux time hyperfine \
+  prometheus

@@ -353,6 +353,36 @@ TEST(drill_e2e, sigterm_cancels_the_running_step) {
   EXPECT_EQ(j["steps"][1]["result"], "not run");
 }
 
+// SIGINT during a step that is not a process (a `wait`) cancels it too: exit 1 at once, not
+// after the wait, and the report marks the step cancelled.
+TEST(drill_e2e, sigint_cancels_a_wait_step) {
+  temp_dir d;
+  const auto started = d.path / "started";
+  const auto after = d.path / "after";
+  const auto cfg = write_config(d.path, json::array({touch_step("mark", started),
+                                                     {{"name", "long wait"}, {"wait", "10m"}},
+                                                     touch_step("after", after)}));
+  const auto out = (d.path / "stdout.txt").string(), err = (d.path / "stderr.txt").string();
+  child_process p({binary, "drill", "rb", "--config", cfg.string(), "--execute"}, out, err);
+  ASSERT_TRUE(wait_until([&] { return fs::exists(started); }, 30s)) << read_file(out);
+  // The wait starts right after the first step; SIGINT is handled whenever it lands.
+  ASSERT_TRUE(wait_until([&] { return read_file(out).find("long wait [wait]") != std::string::npos; }, 30s))
+      << read_file(out);
+  p.signal(SIGINT);
+  const auto st = p.wait_for(30s);
+  ASSERT_TRUE(st) << "the drill did not end after SIGINT\n" << read_file(out);
+  ASSERT_TRUE(WIFEXITED(*st)) << read_file(out);
+  EXPECT_EQ(WEXITSTATUS(*st), 1) << read_file(out) << read_file(err);
+  EXPECT_FALSE(fs::exists(after));
+  EXPECT_THAT(read_file(out), HasSubstr("CANCELLED after "));
+  const auto j = read_json(files_in(d.path / "state" / "drills", ".json").at(0));
+  EXPECT_EQ(j["cancelled"], true);
+  EXPECT_EQ(j["steps"][0]["result"], "ok");
+  EXPECT_EQ(j["steps"][1]["result"], "cancelled");
+  EXPECT_THAT(j["steps"][1]["detail"].get<std::string>(), HasSubstr("SIGINT"));
+  EXPECT_EQ(j["steps"][2]["result"], "not run");
+}
+
 // A state dir where no drill report can be written is a runtime failure (exit 3) found before
 // anything is executed.
 TEST(drill_e2e, unwritable_state_dir_fails_before_executing) {

@@ -28,6 +28,7 @@
 #   POLL_MS=10                the /health poller's pause between probes
 #   BUILD_DIR=.../build-bench BUILD_TYPE=RelWithDebInfo
 #   MAX_SECONDS=1800          hard bound on the whole script
+#   COMMIT=abc1234            what to print as the commit (default: git rev-parse of this checkout)
 #   KEEP_TMP=1                keep the temp dir (configs, daemon logs, monit log, raw results)
 #
 # Method. The platform (PostgreSQL, toy API, toy frontend) is started once with
@@ -448,7 +449,9 @@ stat_rows() {  # file first_col last_col
 
 # ---- main -------------------------------------------------------------------------------------
 MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)"
-COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# COMMIT: say what the binaries were built from when that is not this checkout's HEAD (for
+# example a `git archive` export, or a working tree with uncommitted changes).
+COMMIT=${COMMIT:-$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "machine: $MACHINE; $(date -u +%Y-%m-%dT%H:%MZ); commit $COMMIT; load $LOAD_START"
 log "starting the platform in $PDIR"

@@ -29,6 +29,7 @@ need systemd-sysusers systemd
 need node nodejs
 need cmake cmake
 [[ -d /usr/lib/systemd/system ]] || fail "/usr/lib/systemd/system missing: install the Debian package systemd"
+[[ -x /usr/bin/kill ]] || fail "/usr/bin/kill missing: install the Debian package procps"
 [[ -x $binary ]] || fail "$binary not built: build the acis-healthd target first"
 
 unit_src=$src/systemd/acis-healthd.service
@@ -171,6 +172,9 @@ rw=" $(unit_values ReadWritePaths "$unit" | tr '\n' ' ' | sed 's/-\//\//g') "
 while read -r dir; do
   [[ -z $dir || $rw == *" $dir "* ]] || fail "unit: models_dir $dir is not in ReadWritePaths (rollback_model)"
 done < <(fact models_dirs)
+# rollback_model copies a backup with its modes, a setgid folder's included.
+[[ $(unit_values RestrictSUIDSGID "$unit") != yes ]] ||
+  fail "unit: RestrictSUIDSGID=yes makes rollback_model fail on setgid model folders"
 # systemd must not SIGKILL the daemon before its own stop backstop (longest grace + 10s) ends.
 stop_us=$(systemd-analyze timespan "$(unit_values TimeoutStopSec "$unit")" |
   sed -n 's/^ *\(μ\|u\)s: \([0-9][0-9]*\)$/\2/p')  # "us:" in the C locale
@@ -181,7 +185,7 @@ grace_ms=$(fact max_grace_ms)
 # The sysusers.d user and the polkit rule's user are the unit's user.
 grep -q "^u $user " "$sysusers_src" || fail "sysusers.d file does not create $user"
 grep -q "var USER = \"$user\";" "$rules_src" || fail "polkit rule is not about user $user"
-ok "unit: notify, watchdog, reload, user, state dir, sockets, /proc, CAP_KILL, models, stop timeout"
+ok "unit: notify, watchdog, reload, user, state dir, sockets, /proc, CAP_KILL, models, setgid copies, stop timeout"
 
 # --- polkit rule ---------------------------------------------------------------------------------
 cp "$rules_src" "$tmp/50-acis-healthd.js"

@@ -37,6 +37,7 @@ struct daemon_config {
   bool dry_run = false;
   std::optional<std::string> control_token_file;  // null: POST endpoints disabled
   int blocking_threads = 4;  // pool for libpqxx and file-system checks
+  bool operator==(const daemon_config&) const = default;
 };
 
 // A condition on a value found by JSON pointer in a JSON document.
@@ -45,6 +46,7 @@ struct json_condition {
   std::optional<nlohmann::json> equals;
   std::optional<double> min;
   std::optional<double> max;
+  bool operator==(const json_condition&) const = default;
 };
 
 struct http_expect {
@@ -52,6 +54,7 @@ struct http_expect {
   std::optional<std::string> body_contains;
   std::optional<json_condition> json;
   std::optional<duration> max_latency;  // slower than this (but otherwise fine): degraded
+  bool operator==(const http_expect&) const = default;
 };
 
 struct http_check {
@@ -60,6 +63,7 @@ struct http_check {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   http_expect expect;
+  bool operator==(const http_check&) const = default;
 };
 
 struct postgres_check {
@@ -68,6 +72,7 @@ struct postgres_check {
   std::optional<std::string> password_file;
   std::string query = "SELECT 1";
   std::optional<std::string> expect;  // expected text of row 0, column 0
+  bool operator==(const postgres_check&) const = default;
 };
 
 struct metadata_rule {
@@ -75,6 +80,7 @@ struct metadata_rule {
   std::optional<double> min;
   std::optional<double> max;
   std::optional<nlohmann::json> equals;
+  bool operator==(const metadata_rule&) const = default;
 };
 
 struct model_metadata_check {
@@ -85,17 +91,20 @@ struct model_metadata_check {
   // file's modification time is used.
   std::optional<std::string> timestamp_pointer;
   std::vector<metadata_rule> rules;
+  bool operator==(const model_metadata_check&) const = default;
 };
 
 struct process_check {
   std::string cmdline_contains;
   std::optional<std::string> cmdline_not_contains;
   bool running = true;  // false: healthy when no such process exists
+  bool operator==(const process_check&) const = default;
 };
 
 struct file_age_check {
   std::string path;
   duration max_age{};
+  bool operator==(const file_age_check&) const = default;
 };
 
 // Lines matching `pattern` (POSIX extended regex) appended to the file at `path` (absolute)
@@ -107,6 +116,7 @@ struct log_pattern_check {
   std::string pattern;
   duration window = std::chrono::minutes(5);
   int max_matches = 0;  // 0: any matching line within the window fails
+  bool operator==(const log_pattern_check&) const = default;
 };
 
 using check_kind = std::variant<http_check, postgres_check, model_metadata_check, process_check,
@@ -137,6 +147,7 @@ struct check_config {
   duration effective_pending_interval() const;
   duration effective_start_grace() const;
   int effective_window() const { return window.value_or(fall); }
+  bool operator==(const check_config&) const = default;
 };
 
 // ---- runbooks (executed by remediation/; parsed and validated here) -------------------------
@@ -149,31 +160,40 @@ struct run_step {
   duration timeout = std::chrono::seconds(60);
   duration grace = std::chrono::seconds(5);  // SIGTERM -> SIGKILL
   std::vector<int> expect_exit{0};
+  bool operator==(const run_step&) const = default;
 };
 struct signal_step {
   std::optional<std::string> cmdline_contains;
   std::optional<std::string> pidfile;
   std::string signal = "TERM";
+  bool operator==(const signal_step&) const = default;
 };
 struct http_step {
   std::string url;
   std::string method = "GET";
   std::vector<int> expect_status{200};
   duration timeout = std::chrono::seconds(10);
+  bool operator==(const http_step&) const = default;
 };
 struct verify_step {
   std::string check;
   duration within = std::chrono::seconds(30);
+  bool operator==(const verify_step&) const = default;
 };
 struct wait_step {
   duration wait{};
+  bool operator==(const wait_step&) const = default;
 };
-struct rollback_model_step {};
+struct rollback_model_step {
+  bool operator==(const rollback_model_step&) const = default;
+};
 struct manual_step {
   std::string instruction;
+  bool operator==(const manual_step&) const = default;
 };
 struct notify_step {
   std::string message;
+  bool operator==(const notify_step&) const = default;
 };
 using step_action = std::variant<run_step, signal_step, http_step, verify_step, wait_step,
                                  rollback_model_step, manual_step, notify_step>;
@@ -181,6 +201,7 @@ using step_action = std::variant<run_step, signal_step, http_step, verify_step, 
 struct step_config {
   std::string name;
   step_action action;
+  bool operator==(const step_config&) const = default;
 };
 
 struct runbook_config {
@@ -191,15 +212,18 @@ struct runbook_config {
   duration backoff_max = std::chrono::minutes(10);
   duration cooldown = std::chrono::minutes(10);
   std::vector<step_config> steps;
+  bool operator==(const runbook_config&) const = default;
 };
 
 struct escalation_contacts {
   std::string primary;
   std::string backup;
+  bool operator==(const escalation_contacts&) const = default;
 };
 
 struct notify_config {
   std::optional<std::string> alertmanager_url;
+  bool operator==(const notify_config&) const = default;
 };
 
 struct config {

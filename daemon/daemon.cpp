@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <cctype>
 #include <deque>
@@ -136,6 +137,18 @@ asio::awaitable<std::vector<checks::check_result>> attempt(checks::check& chk,
   co_return results;
 }
 
+// The first line of the token file, trailing white space cut; nullopt when unreadable or
+// shorter than 16 characters (a guessable token is worse than none).
+std::optional<std::string> read_control_token(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.size() < 16) return std::nullopt;
+  return token;
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;
   for (std::size_t i = 0; i < a.size(); ++i)
@@ -144,18 +157,28 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 }
 
 // One configured check and its schedule.
+// One scheduled check. A reload may keep the slot (the check is unchanged: its instance keeps
+// its state, e.g. a log_pattern check's position) or retire it (removed or changed: the runner
+// ends after its attempt in flight, whose results are then dropped).
 struct check_slot {
+  std::shared_ptr<const config::config> gen;  // keeps *cfg alive
   const config::check_config* cfg;
   std::unique_ptr<checks::check> check;
   asio::steady_timer timer;
   schedule_policy policy;
   std::uint64_t runs = 0;
+  bool retired = false;
+  // Scheduler progress, for the systemd watchdog: when the next run is due, and since when
+  // the current attempt runs (none: waiting for `due`).
+  std::chrono::steady_clock::time_point due{};
+  std::optional<std::chrono::steady_clock::time_point> running_since;
 };
 
 class healthd {
  public:
-  explicit healthd(const config::config& cfg)
-      : cfg_(cfg),
+  healthd(const config::config& cfg, std::string config_path)
+      : gen_(std::make_shared<const config::config>(cfg)),
+        config_path_(std::move(config_path)),
         pool_(static_cast<std::size_t>(std::max(1, cfg.daemon.blocking_threads))),
         log_(stdout, parse_log_level(cfg.daemon.log_level)),
         metrics_(ACIS_VERSION),
@@ -164,6 +187,8 @@ class healthd {
         rng_(std::random_device{}()),
         remediation_timer_(ioc_),
         policy_(cfg.runbooks) {}
+
+  const config::config& cfg() const { return *gen_; }
 
   ~healthd() {
     pool_.stop();
@@ -176,43 +201,36 @@ class healthd {
 
     // State dir and journal: without them no incident could be kept, so refuse to run.
     std::error_code ec;
-    std::filesystem::create_directories(cfg_.daemon.state_dir, ec);
+    std::filesystem::create_directories(cfg().daemon.state_dir, ec);
     if (ec) {
-      log_.error("daemon_failed", {{"reason", "cannot create state_dir " + cfg_.daemon.state_dir +
+      log_.error("daemon_failed", {{"reason", "cannot create state_dir " + cfg().daemon.state_dir +
                                                   ": " + ec.message()}});
       return 3;
     }
-    if (cfg_.daemon.control_token_file) {
-      std::ifstream in(*cfg_.daemon.control_token_file);
-      std::string token;
-      std::getline(in, token);
-      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-      if (!in && token.empty()) {
-        log_.error("daemon_failed", {{"reason", "cannot read control_token_file " +
-                                                    *cfg_.daemon.control_token_file}});
+    if (cfg().daemon.control_token_file) {
+      control_token_ = read_control_token(*cfg().daemon.control_token_file);
+      if (!control_token_) {
+        log_.error("daemon_failed", {{"reason", "cannot use control_token_file " +
+                                                    *cfg().daemon.control_token_file +
+                                                    ": unreadable, or the token has fewer than 16 characters"}});
         return 3;
       }
-      if (token.size() < 16) {
-        log_.error("daemon_failed", {{"reason", "the control token must have at least 16 characters"}});
-        return 3;
-      }
-      control_token_ = token;
     }
     // Grandchildren that a runbook script leaves behind are re-parented to us, to be killed
     // and reaped rather than left to PID 1.
     remediation::become_subreaper();
     std::vector<check_policy> policies;
-    for (const auto& c : cfg_.checks) policies.push_back(check_policy::from_config(c));
-    tracker_.emplace(std::move(policies), cfg_.response_times, started);
+    for (const auto& c : cfg().checks) policies.push_back(check_policy::from_config(c));
+    tracker_.emplace(std::move(policies), cfg().response_times, started);
     try {
-      journal_.emplace(cfg_.daemon.state_dir + "/incidents.jsonl");
+      journal_.emplace(cfg().daemon.state_dir + "/incidents.jsonl");
       auto replay = journal_->replay();
       for (const auto& w : replay.warnings)
         log_.warn("journal_recovered", {{"reason", w}, {"path", journal_->path()}});
       tracker_->restore(replay.open, replay.next_seq);
       // Incidents of checks no longer configured are resolved ("check removed") and journaled.
       std::vector<check_policy> again;
-      for (const auto& c : cfg_.checks) again.push_back(check_policy::from_config(c));
+      for (const auto& c : cfg().checks) again.push_back(check_policy::from_config(c));
       pending_restore_events_ = tracker_->reconfigure(std::move(again), started);
       for (auto& r : replay.resolved) remember_resolved(std::move(r));
       for (const auto* inc : tracker_->open_incidents()) {
@@ -228,7 +246,7 @@ class healthd {
 
     try {
       server_ = std::make_unique<http_server>(
-          ioc_.get_executor(), cfg_.daemon.listen,
+          ioc_.get_executor(), cfg().daemon.listen,
           [this](const http_request_view& r) { return route(r); });
     } catch (const std::exception& e) {
       log_.error("daemon_failed", {{"reason", e.what()}});
@@ -236,22 +254,16 @@ class healthd {
     }
     server_->start();
 
-    checks::check_context ctx{ioc_.get_executor(), &pool_};
-    for (const auto& c : cfg_.checks) {
-      auto slot = std::make_unique<check_slot>(check_slot{
-          &c, checks::make_check(c, ctx), asio::steady_timer(ioc_),
-          schedule_policy{c.interval, c.effective_pending_interval(), c.jitter}, 0});
-      slots_.push_back(std::move(slot));
-    }
+    for (const auto& c : cfg().checks) slots_.push_back(make_slot(gen_, c));
     log_.info("config_loaded",
-              {{"checks", cfg_.checks.size()}, {"runbooks", cfg_.runbooks.size()},
-               {"listen", cfg_.daemon.listen}, {"port", server_->port()},
-               {"state_dir", cfg_.daemon.state_dir}, {"dry_run", cfg_.daemon.dry_run},
+              {{"checks", cfg().checks.size()}, {"runbooks", cfg().runbooks.size()},
+               {"listen", cfg().daemon.listen}, {"port", server_->port()},
+               {"state_dir", cfg().daemon.state_dir}, {"dry_run", cfg().daemon.dry_run},
                {"open_incidents", tracker_->open_incidents().size()}});
 
     // A rollback cut off by a crash leaves a temp folder beside the model (the model itself is
     // whole); clean those up, off the loop (the models folder may be on a slow disk).
-    for (const auto& c : cfg_.checks) {
+    for (const auto& c : cfg().checks) {
       const auto* mm = std::get_if<config::model_metadata_check>(&c.kind);
       if (!mm) continue;
       asio::post(pool_, [this, dir = mm->models_dir] {
@@ -266,12 +278,13 @@ class healthd {
         });
       });
     }
-    for (auto& s : slots_) spawn(run_check(*s), "check " + s->cfg->name);
+    for (auto& s : slots_) spawn(run_check(s), "check " + s->cfg->name);
     spawn(sla_loop(), "sla clock");
     spawn(remediation_loop(), "remediation");
     spawn(drill_loop(), "drill reports");
     wait_signal();
 
+    start_watchdog();
     sd_notify(0, "READY=1");
     ioc_.run();
     return exit_code_;
@@ -292,19 +305,38 @@ class healthd {
     });
   }
 
-  asio::awaitable<void> run_check(check_slot& slot) {
+  std::shared_ptr<check_slot> make_slot(const std::shared_ptr<const config::config>& gen,
+                                        const config::check_config& c) {
+    checks::check_context ctx{ioc_.get_executor(), &pool_};
+    return std::make_shared<check_slot>(check_slot{
+        gen, &c, checks::make_check(c, ctx), asio::steady_timer(ioc_),
+        schedule_policy{c.interval, c.effective_pending_interval(), c.jitter}, 0, false, {}, {}});
+  }
+
+  // The runner owns a reference to its slot: a reload that retires the slot lets the runner
+  // finish its attempt in flight before both go.
+  asio::awaitable<void> run_check(std::shared_ptr<check_slot> slot) {
     std::uniform_real_distribution<double> u(0.0, 1.0);
-    auto st = schedule_state<steady::time_point>::first(steady::now(), slot.policy, u(rng_));
-    while (!stopping_) {
-      slot.timer.expires_at(st.due);
-      co_await slot.timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (stopping_) co_return;
+    auto st = schedule_state<steady::time_point>::first(steady::now(), slot->policy, u(rng_));
+    while (!stopping_ && !slot->retired) {
+      slot->due = st.due;
+      if (test_stall_at_ && steady::now() >= *test_stall_at_) {
+        slot->timer.expires_at(steady::time_point::max());  // the test hook: a stuck scheduler
+        co_await slot->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_return;
+      }
+      slot->timer.expires_at(st.due);
+      co_await slot->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (stopping_ || slot->retired) co_return;
       metrics_.schedule_lag(steady::now() - st.due);
-      auto results = co_await attempt(*slot.check, *slot.cfg);
-      if (stopping_) co_return;
-      ++slot.runs;
-      handle_results(*slot.cfg, results);
-      st = st.next(steady::now(), slot.policy, tracker_->transition_pending(slot.cfg->name),
+      slot->running_since = steady::now();
+      const auto gen = slot->gen;  // the definition this attempt runs with
+      auto results = co_await attempt(*slot->check, *slot->cfg);
+      slot->running_since.reset();
+      if (stopping_ || slot->retired) co_return;
+      ++slot->runs;
+      handle_results(*slot->cfg, results);
+      st = st.next(steady::now(), slot->policy, tracker_->transition_pending(slot->cfg->name),
                    u(rng_));
     }
   }
@@ -314,7 +346,7 @@ class healthd {
   asio::awaitable<void> drill_loop() {
     // The job is a named variable, not a lambda temporary inside the co_await expression: g++ 12
     // destroys such temporaries twice in a coroutine (seen here as a double free).
-    const std::string dir = cfg_.daemon.state_dir + "/drills";
+    const std::string dir = cfg().daemon.state_dir + "/drills";
     const std::function<std::map<std::string, remediation::drill_record>()> scan = [dir] {
       return remediation::latest_drills(dir);
     };
@@ -323,7 +355,7 @@ class healthd {
       auto found = co_await checks::run_blocking<std::map<std::string, remediation::drill_record>>(pool_, scan);
       if (stopping_) co_return;
       if (found) {
-        for (const auto& [name, _] : cfg_.runbooks) {
+        for (const auto& [name, _] : cfg().runbooks) {
           auto it = found->find(name);
           if (it == found->end()) metrics_.never_drilled(name);
           else metrics_.drill(name, it->second.started, it->second.duration_seconds);
@@ -354,16 +386,176 @@ class healthd {
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        // Reload arrives with the production-operations work; until then SIGHUP must not kill
-        // the daemon (its default action), and the operator is told.
-        log_.warn("config_reload_failed",
-                  {{"reason", "reload is not supported by this version; restart to apply"}});
-        metrics_.config_reload(false);
+        reload();
         wait_signal();
         return;
       }
       stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
     });
+  }
+
+  // ---- systemd watchdog -----------------------------------------------------------------------
+
+  // WatchdogSec= is fed only while the scheduler makes progress: the ping is sent from the event
+  // loop (a wedged loop sends none) and withheld while a check is overdue or an attempt outlives
+  // its timeout (a scheduler that stopped running checks lets the watchdog fire). A free-running
+  // timer on its own thread would hide both.
+  void start_watchdog() {
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    watchdog_period_ = std::chrono::microseconds(usec / 2);
+    if (const char* v = std::getenv("ACIS_HEALTHD_TEST_STALL_SCHEDULER_AFTER_MS")) {
+      // Tests only: the runners stop rescheduling after this many ms, to prove that the
+      // watchdog then fires. Never set in production (logged loudly if it is).
+      test_stall_at_ = steady::now() + std::chrono::milliseconds(std::atoll(v));
+      log_.warn("test_hook_enabled", {{"hook", "ACIS_HEALTHD_TEST_STALL_SCHEDULER_AFTER_MS"}, {"value", v}});
+    }
+    log_.info("watchdog_enabled", {{"period_ms", ms(watchdog_period_)}});
+    spawn(watchdog_loop(), "watchdog");
+  }
+
+  // Why the scheduler is not making progress, or nothing when it is.
+  std::optional<std::string> scheduler_stall(steady::time_point now) const {
+    constexpr auto slack = std::chrono::seconds(5);
+    for (const auto& s : slots_) {
+      if (s->retired) continue;
+      if (s->running_since) {
+        if (now - *s->running_since > s->cfg->timeout + slack)
+          return "check " + s->cfg->name + ": an attempt has run for " +
+                 checks::format_seconds(now - *s->running_since) + " (timeout " +
+                 config::format_duration(s->cfg->timeout) + ")";
+      } else if (s->due != steady::time_point{} && now - s->due > slack) {
+        return "check " + s->cfg->name + ": overdue by " + checks::format_seconds(now - s->due);
+      }
+    }
+    return std::nullopt;
+  }
+
+  asio::awaitable<void> watchdog_loop() {
+    asio::steady_timer timer(ioc_);
+    bool withheld = false;
+    while (!stopping_) {
+      if (auto why = scheduler_stall(steady::now())) {
+        if (!withheld) log_.error("watchdog_withheld", {{"reason", *why}});
+        withheld = true;
+      } else {
+        if (withheld) log_.info("watchdog_resumed", {});
+        withheld = false;
+        sd_notify(0, "WATCHDOG=1");
+      }
+      timer.expires_after(watchdog_period_);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  // ---- reload (SIGHUP) ------------------------------------------------------------------------
+
+  void reload_failed(const std::string& reason, const json& errors = json::array()) {
+    json f{{"reason", reason}, {"path", config_path_}};
+    if (!errors.empty()) f["errors"] = errors;
+    log_.error("config_reload_failed", f);
+    metrics_.config_reload(false);
+    sd_notify(0, "READY=1");
+  }
+
+  // Validate the new config completely, then swap it in. Incidents, streaks, SLA clocks,
+  // cooldowns and attempt counters stay (the tracker and the policy are reconfigured, not
+  // rebuilt); an unchanged check keeps its slot, schedule and instance; a runbook already
+  // running finishes with the definition it started with. A bad config changes nothing.
+  void reload() {
+    if (stopping_) return;
+    const auto mono = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", static_cast<unsigned long long>(mono.count()));
+    if (config_path_.empty()) return reload_failed("the daemon was not started from a config file");
+    config::config next;
+    try {
+      next = config::load_config_file(config_path_);
+    } catch (const config::config_error& e) {
+      json errors = json::array();
+      for (const auto& f : e.faults()) errors.push_back(f.to_string());
+      return reload_failed(std::to_string(e.faults().size()) + " error(s) in the new config; the old one stays: " +
+                               e.faults().front().to_string(),
+                           errors);
+    } catch (const std::exception& e) {
+      return reload_failed(std::string("cannot read the new config; the old one stays: ") + e.what());
+    }
+    // What is bound at start cannot change under a running daemon.
+    const auto& old_d = cfg().daemon;
+    std::vector<std::string> restart;
+    if (next.daemon.listen != old_d.listen) restart.push_back("/daemon/listen");
+    if (next.daemon.state_dir != old_d.state_dir) restart.push_back("/daemon/state_dir");
+    if (next.daemon.blocking_threads != old_d.blocking_threads) restart.push_back("/daemon/blocking_threads");
+    if (next.daemon.log_level != old_d.log_level) restart.push_back("/daemon/log_level");
+    if (next.response_times != cfg().response_times) restart.push_back("/severities");
+    if (!restart.empty()) {
+      std::string keys;
+      for (const auto& k : restart) keys += (keys.empty() ? "" : ", ") + k;
+      return reload_failed("changed settings need a restart (" + keys + "); the old config stays");
+    }
+    std::optional<std::string> token;
+    if (next.daemon.control_token_file) {
+      token = read_control_token(*next.daemon.control_token_file);
+      if (!token) return reload_failed("cannot use control_token_file " + *next.daemon.control_token_file +
+                                       " (unreadable or shorter than 16 characters); the old config stays");
+    }
+
+    // Everything is valid: swap.
+    const auto now = wall_clock::now();
+    auto ng = std::make_shared<const config::config>(std::move(next));
+    std::vector<std::string> added, removed, changed;
+    std::vector<std::shared_ptr<check_slot>> slots, to_start;
+    std::set<std::string> kept_names;
+    for (auto& old_slot : slots_) {
+      const auto* nc = ng->find_check(old_slot->cfg->name);
+      if (nc && *nc == *old_slot->cfg) {
+        old_slot->gen = ng;  // same definition, now owned by the new generation
+        old_slot->cfg = nc;
+        slots.push_back(old_slot);
+        kept_names.insert(nc->name);
+      } else {
+        (nc ? changed : removed).push_back(old_slot->cfg->name);
+        old_slot->retired = true;
+        old_slot->timer.cancel();
+      }
+    }
+    for (const auto& c : ng->checks) {
+      if (kept_names.count(c.name)) continue;
+      if (std::find(changed.begin(), changed.end(), c.name) == changed.end()) added.push_back(c.name);
+      slots.push_back(make_slot(ng, c));
+      to_start.push_back(slots.back());
+    }
+    // Targets of removed checks leave the metrics.
+    for (const auto* t : tracker_->targets())
+      if (std::find(removed.begin(), removed.end(), t->check) != removed.end())
+        metrics_.forget_target(t->check, t->target);
+    gen_ = ng;
+    slots_ = std::move(slots);
+    control_token_ = token;
+    policy_.reconfigure(cfg().runbooks);
+    std::vector<check_policy> policies;
+    for (const auto& c : cfg().checks) policies.push_back(check_policy::from_config(c));
+    auto events = tracker_->reconfigure(std::move(policies), now);
+    // Incidents that want a runbook follow the new config (a runbook removed or renamed).
+    for (auto it = wanting_.begin(); it != wanting_.end();) {
+      const auto* c = cfg().find_check(it->second.check);
+      if (!c || !c->runbook) {
+        it = wanting_.erase(it);
+        continue;
+      }
+      it->second.runbook = *c->runbook;
+      ++it;
+    }
+    for (auto& s : to_start) spawn(run_check(s), "check " + s->cfg->name);
+    apply(std::move(events));
+    log_.info("config_loaded",
+              {{"reload", true}, {"path", config_path_}, {"checks", cfg().checks.size()},
+               {"runbooks", cfg().runbooks.size()}, {"added", added}, {"removed", removed},
+               {"changed", changed}, {"dry_run", cfg().daemon.dry_run},
+               {"open_incidents", tracker_->open_incidents().size()}});
+    metrics_.config_reload(true);
+    sd_notify(0, "READY=1");
+    poke_remediation();
   }
 
   void stop(const std::string& why) {
@@ -386,7 +578,7 @@ class healthd {
     // Running steps get SIGTERM now and SIGKILL after their grace (process_runner); their
     // attempts are journaled as cut off. A backstop bounds the wait whatever a step does.
     std::chrono::milliseconds longest{0};
-    for (const auto& [_, rb] : cfg_.runbooks)
+    for (const auto& [_, rb] : cfg().runbooks)
       for (const auto& st : rb.steps)
         if (const auto* r = std::get_if<config::run_step>(&st.action)) longest = std::max(longest, r->grace);
     stop_backstop_.expires_after(longest + std::chrono::seconds(10));
@@ -434,7 +626,7 @@ class healthd {
            {"severity", config::to_string(i.level)}, {"state", to_string(i.state)},
            {"reason", i.reason}, {"sla_deadline", format_rfc3339(i.sla_deadline)}};
     if (i.suppressed_by) f["suppressed_by"] = *i.suppressed_by;
-    if (const auto* c = cfg_.find_check(i.check)) {
+    if (const auto* c = cfg().find_check(i.check)) {
       if (c->runbook) f["runbook"] = *c->runbook;
       if (c->issue_type) f["issue_type"] = *c->issue_type;
     }
@@ -489,7 +681,7 @@ class healthd {
       // (a suppressed one waits for its root cause, an escalated one for an operator).
       if (i.state == incident_state::resolved) {
         if (wanting_.erase(i.id)) policy_.incident_closed(i.id, now);
-      } else if (const auto* c = cfg_.find_check(i.check); c && c->runbook) {
+      } else if (const auto* c = cfg().find_check(i.check); c && c->runbook) {
         wanting_.try_emplace(i.id, remediation::incident_ref{i.id, *c->runbook, i.check, i.target});
       }
     }
@@ -500,23 +692,23 @@ class healthd {
 
   std::string report_for(const incident& i) const {
     report_context ctx;
-    ctx.check = cfg_.find_check(i.check);
+    ctx.check = cfg().find_check(i.check);
     if (ctx.check && ctx.check->runbook) {
-      auto rb = cfg_.runbooks.find(*ctx.check->runbook);
-      if (rb != cfg_.runbooks.end()) ctx.runbook = &rb->second;
+      auto rb = cfg().runbooks.find(*ctx.check->runbook);
+      if (rb != cfg().runbooks.end()) ctx.runbook = &rb->second;
     }
     if (ctx.check && ctx.check->issue_type) {
-      auto e = cfg_.escalation.find(*ctx.check->issue_type);
-      if (e != cfg_.escalation.end()) ctx.contacts = e->second;
+      auto e = cfg().escalation.find(*ctx.check->issue_type);
+      if (e != cfg().escalation.end()) ctx.contacts = e->second;
     }
-    auto rt = cfg_.response_times.find(i.level);
-    if (rt != cfg_.response_times.end()) ctx.response_time = rt->second;
+    auto rt = cfg().response_times.find(i.level);
+    if (rt != cfg().response_times.end()) ctx.response_time = rt->second;
     return render_incident_report(i, ctx);
   }
 
   // state_dir/reports/ID.md, written whole to a temp file and renamed into place.
   void write_report(const incident& i) {
-    const auto dir = std::filesystem::path(cfg_.daemon.state_dir) / "reports";
+    const auto dir = std::filesystem::path(cfg().daemon.state_dir) / "reports";
     const auto path = dir / (i.id + ".md");
     try {
       std::filesystem::create_directories(dir);
@@ -547,10 +739,10 @@ class healthd {
   // ---- remediation ----------------------------------------------------------------------------
 
   void add_contacts(json& fields, const incident& i, wall_clock::time_point now) const {
-    const auto* c = cfg_.find_check(i.check);
+    const auto* c = cfg().find_check(i.check);
     if (!c || !c->issue_type) return;
-    auto it = cfg_.escalation.find(*c->issue_type);
-    if (it == cfg_.escalation.end()) return;
+    auto it = cfg().escalation.find(*c->issue_type);
+    if (it == cfg().escalation.end()) return;
     fields["contact"] = it->second.primary;
     // The backup contact too once the severity's response time has passed (SPEC.md).
     if (now >= i.sla_deadline) fields["backup_contact"] = it->second.backup;
@@ -588,8 +780,8 @@ class healthd {
   // After a restart: the attempts an open incident already had count (SPEC.md: an attempt cut
   // off by the crash counts as failed), so that a crash loop cannot reset max_attempts.
   void restore_remediation(const incident& i, wall_clock::time_point now) {
-    const auto* c = cfg_.find_check(i.check);
-    if (!c || !c->runbook || !cfg_.runbooks.count(*c->runbook)) return;
+    const auto* c = cfg().find_check(i.check);
+    if (!c || !c->runbook || !cfg().runbooks.count(*c->runbook)) return;
     remediation::incident_ref ref{i.id, *c->runbook, i.check, i.target};
     bool running = false;
     for (const auto& t : i.timeline) {
@@ -680,10 +872,21 @@ class healthd {
     // Cancellation (the daemon stopping) must reach the running step and come back as its
     // outcome, not as an exception that would skip the journal entry below.
     co_await asio::this_coro::throw_if_cancelled(false);
-    const auto& rb = cfg_.runbooks.at(ref.runbook);
-    const auto* c = cfg_.find_check(ref.check);
+    const auto gen = gen_;  // rb and c below stay valid across a reload
+    const auto rb_it = gen->runbooks.find(ref.runbook);
+    const auto* c = gen->find_check(ref.check);
+    if (rb_it == gen->runbooks.end() || !c) {
+      // A reload between the decision and this start removed the runbook or the check.
+      log_.warn("remediation_finished", {{"incident", ref.id}, {"runbook", ref.runbook},
+                                         {"outcome", "failure"},
+                                         {"reason", "the runbook or its check was removed by a reload"}});
+      policy_.finished(ref.id, false, wall_clock::now());
+      poke_remediation();
+      co_return;
+    }
+    const auto& rb = rb_it->second;
     const auto* inc = tracker_->find(ref.id);
-    const bool dry = cfg_.daemon.dry_run;
+    const bool dry = gen->daemon.dry_run;
     remediation::step_context ctx;
     ctx.io = ioc_.get_executor();
     ctx.blocking = &pool_;
@@ -754,7 +957,8 @@ class healthd {
   // not disturbed) until it passes or `within` is over. Results feed the incident tracker.
   asio::awaitable<std::string> verify(const std::string& check, const std::string& target,
                                       std::chrono::milliseconds within) {
-    const auto* c = cfg_.find_check(check);
+    const auto gen = gen_;  // c below stays valid across a reload
+    const auto* c = gen->find_check(check);
     if (!c) co_return "no check named " + check;
     auto chk = checks::make_check(*c, checks::check_context{ioc_.get_executor(), &pool_});
     const auto end = steady::now() + within;
@@ -943,14 +1147,18 @@ class healthd {
       remediation_json.push_back({{"incident", id}, {"runbook", ref.runbook}});
     return {{"version", ACIS_VERSION},
             {"now", format_rfc3339(wall_clock::now())},
-            {"dry_run", cfg_.daemon.dry_run},
+            {"dry_run", cfg().daemon.dry_run},
             {"maintenance", maintenance_},
             {"remediation", std::move(remediation_json)},
             {"checks", std::move(checks_json)},
             {"incidents", std::move(incidents)}};
   }
 
-  const config::config& cfg_;
+  // The configuration in force. A reload swaps in a new generation; whatever runs across a
+  // suspension point (a check attempt, a runbook, a verify) holds the generation it started
+  // with, so that a reload never pulls a check or runbook definition out from under it.
+  std::shared_ptr<const config::config> gen_;
+  std::string config_path_;  // re-read on SIGHUP; empty: reload unavailable
   asio::io_context ioc_{1};
   asio::thread_pool pool_;
   event_log log_;
@@ -961,7 +1169,7 @@ class healthd {
   std::optional<incident_tracker> tracker_;
   std::optional<incident_journal> journal_;
   std::unique_ptr<http_server> server_;
-  std::vector<std::unique_ptr<check_slot>> slots_;
+  std::vector<std::shared_ptr<check_slot>> slots_;
   std::deque<incident> resolved_;
   std::set<std::string> running_;           // incidents whose runbook is running now
   std::map<std::string, std::shared_ptr<asio::cancellation_signal>> run_cancel_;
@@ -978,14 +1186,16 @@ class healthd {
   std::optional<std::string> control_token_;
   bool stopping_ = false;
   int exit_code_ = 0;
+  steady::duration watchdog_period_{};
+  std::optional<steady::time_point> test_stall_at_;
 };
 
 }  // namespace
 
-int run_daemon(const config::config& cfg) {
+int run_daemon(const config::config& cfg, const std::string& config_path) {
   // A write to a closed stdout (the log pipe) must not kill the daemon.
   ::signal(SIGPIPE, SIG_IGN);
-  healthd d(cfg);
+  healthd d(cfg, config_path);
   return d.run();
 }
 

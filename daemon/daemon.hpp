@@ -9,7 +9,8 @@
 namespace acis::daemon {
 
 // `acis-healthd run`: returns the process exit code (0 clean stop, 3 runtime failure).
-int run_daemon(const config::config& cfg);
+// `config_path` is re-read on SIGHUP (reload); empty: SIGHUP is refused with a log event.
+int run_daemon(const config::config& cfg, const std::string& config_path = {});
 
 // `acis-healthd once`: every check once, a table (or JSON) on stdout; 0 all ok, 1 any failing.
 int run_once(const config::config& cfg, bool json);

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -102,7 +103,7 @@ int main(int argc, char** argv) {
       return acis::remediation::run_drill(cfg, drill, std::cout, std::cerr);
     }
     if (command == "once") return acis::daemon::run_once(cfg, as_json);
-    return acis::daemon::run_daemon(cfg);
+    return acis::daemon::run_daemon(cfg, std::filesystem::absolute(config_path).string());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "acis-healthd: %s\n", e.what());
     return 3;

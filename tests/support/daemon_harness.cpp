@@ -1,5 +1,8 @@
 #include "tests/support/daemon_harness.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,16 +43,91 @@ std::unique_ptr<child_process> start_daemon(const std::string& daemon_bin,
                                             const std::string& config_file,
                                             const std::string& log_file,
                                             const std::string& stderr_file,
-                                            const std::string& cwd) {
+                                            const std::string& cwd,
+                                            const std::map<std::string, std::string>& env) {
   std::vector<std::string> argv;
   if (!cwd.empty()) argv = {"/usr/bin/env", "-C", cwd};
   for (const auto& a : {daemon_bin, std::string("run"), std::string("--config"), config_file})
     argv.push_back(a);
-  return std::make_unique<child_process>(std::move(argv), log_file, stderr_file);
+  return std::make_unique<child_process>(std::move(argv), log_file, stderr_file, env);
 }
 
 bool wait_healthz(unsigned short port, std::chrono::milliseconds timeout) {
   return wait_until([&] { return http_get(port, "/healthz").status == 200; }, timeout);
+}
+
+// ---- notify_socket ----------------------------------------------------------------------------
+
+bool notify_socket::message::has(const std::string& line) const {
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (l == line) return true;
+  return false;
+}
+
+notify_socket::notify_socket(std::string path) : path_(std::move(path)) {
+  sockaddr_un addr{};
+  if (path_.size() >= sizeof addr.sun_path) throw std::runtime_error("notify socket path too long: " + path_);
+  fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
+  ::unlink(path_.c_str());
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd_);
+    throw std::runtime_error("bind " + path_ + ": " + why);
+  }
+  thread_ = std::thread([this] { receive_loop(); });
+}
+
+notify_socket::~notify_socket() {
+  stop_ = true;
+  thread_.join();
+  ::close(fd_);
+  ::unlink(path_.c_str());
+}
+
+void notify_socket::receive_loop() {
+  char buf[4096];
+  while (!stop_) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;  // re-checks stop_ at least every 50 ms
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) continue;
+    std::lock_guard lock(mutex_);
+    messages_.push_back({std::chrono::steady_clock::now(), std::string(buf, static_cast<std::size_t>(n))});
+  }
+}
+
+std::vector<notify_socket::message> notify_socket::messages() const {
+  std::lock_guard lock(mutex_);
+  return messages_;
+}
+
+std::size_t notify_socket::size() const {
+  std::lock_guard lock(mutex_);
+  return messages_.size();
+}
+
+int notify_socket::count(const std::string& line, std::size_t from) const {
+  std::lock_guard lock(mutex_);
+  int n = 0;
+  for (std::size_t i = from; i < messages_.size(); ++i)
+    if (messages_[i].has(line)) ++n;
+  return n;
+}
+
+std::optional<std::size_t> notify_socket::wait_for(const std::string& line, std::size_t from,
+                                                   std::chrono::milliseconds timeout) const {
+  std::optional<std::size_t> found;
+  wait_until([&] {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = from; i < messages_.size(); ++i)
+      if (messages_[i].has(line)) return (found = i).has_value();
+    return false;
+  }, timeout);
+  return found;
 }
 
 std::string make_temp_dir(const std::string& prefix) {
@@ -155,11 +233,12 @@ void daemon_fixture::TearDown() {
   }
 }
 
-void daemon_fixture::start_daemon(const std::string& log_name, const std::string& cwd) {
+void daemon_fixture::start_daemon(const std::string& log_name, const std::string& cwd,
+                                  const std::map<std::string, std::string>& env) {
   const std::string config_file = dir_ + "/healthd.json";
   std::ofstream(config_file) << cfg_.dump(2);
   log_ = dir_ + "/" + log_name;
-  daemon_ = acis::test::start_daemon(paths_.daemon_bin(), config_file, log_, dir_ + "/daemon.stderr", cwd);
+  daemon_ = acis::test::start_daemon(paths_.daemon_bin(), config_file, log_, dir_ + "/daemon.stderr", cwd, env);
   ASSERT_TRUE(wait_healthz(port_, 20s)) << daemon_output();
 }
 

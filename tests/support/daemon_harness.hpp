@@ -7,6 +7,7 @@
 //    (log_events, find_event, count_events, wait_for_event). A log is re-read whole on every
 //    call: lines the daemon has not finished writing are skipped, never an error.
 //  - Child commands bounded by a deadline (run_command) and the daemon itself (start_daemon).
+//  - systemd's side of sd_notify(): notify_socket, a NOTIFY_SOCKET the test binds and reads.
 //  - Fixtures: daemon_fixture (a temp dir, a free port, a config in cfg_, the daemon started
 //    from it) and platform_fixture (the same on a toy platform started by platform.sh, with the
 //    platform's checks in cfg_). The temp dir is removed after a passing test and kept (its
@@ -15,12 +16,15 @@
 // Everything waits with a deadline; nothing here hangs a test. Not thread-safe (test thread).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -61,14 +65,53 @@ command_result run_command(std::vector<std::string> argv, const std::string& out
 // Starts `daemon_bin run --config config_file`, stdout to log_file, stderr to stderr_file.
 // With a `cwd` the daemon runs there (through /usr/bin/env -C, which execs it: the child's pid
 // is the daemon's), so that anything written to a relative path lands in the test's folder.
+// `env` is added to the test's environment (e.g. NOTIFY_SOCKET, WATCHDOG_USEC).
 std::unique_ptr<child_process> start_daemon(const std::string& daemon_bin,
                                             const std::string& config_file,
                                             const std::string& log_file,
                                             const std::string& stderr_file,
-                                            const std::string& cwd = {});
+                                            const std::string& cwd = {},
+                                            const std::map<std::string, std::string>& env = {});
 
 // True once GET /healthz on 127.0.0.1:port answers 200 within `timeout`.
 bool wait_healthz(unsigned short port, std::chrono::milliseconds timeout);
+
+// A unix datagram socket standing in for systemd's NOTIFY_SOCKET: bound at `path` (give the
+// daemon NOTIFY_SOCKET=path()), a thread collects every datagram sd_notify() sends
+// ("READY=1", "WATCHDOG=1", "RELOADING=1\nMONOTONIC_USEC=...") with its arrival time. Methods
+// are thread-safe; waits have deadlines. Throws std::runtime_error when it cannot bind.
+class notify_socket {
+ public:
+  struct message {
+    std::chrono::steady_clock::time_point at;
+    std::string text;
+    bool has(const std::string& line) const;  // one of its lines is exactly `line`
+  };
+
+  explicit notify_socket(std::string path);
+  ~notify_socket();  // stops the thread, closes and unlinks the socket
+  notify_socket(const notify_socket&) = delete;
+  notify_socket& operator=(const notify_socket&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::vector<message> messages() const;
+  std::size_t size() const;
+  // Messages with index >= from that carry `line`.
+  int count(const std::string& line, std::size_t from = 0) const;
+  // Index of the first message with index >= from carrying `line`, polling until `timeout`.
+  std::optional<std::size_t> wait_for(const std::string& line, std::size_t from,
+                                      std::chrono::milliseconds timeout) const;
+
+ private:
+  void receive_loop();
+
+  std::string path_;
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mutex_;
+  std::vector<message> messages_;
+  std::thread thread_;
+};
 
 // A fresh folder /tmp/PREFIX-XXXXXX, mode 0755 (postgres, run as its own user, must traverse
 // it). Throws std::runtime_error.
@@ -124,8 +167,10 @@ class daemon_fixture : public ::testing::Test {
   void TearDown() override;
 
   // Writes cfg_ to dir_/healthd.json, starts the daemon with its log in dir_/LOG_NAME (stderr
-  // in dir_/daemon.stderr) and waits (fatally, 20 s) until /healthz answers.
-  void start_daemon(const std::string& log_name, const std::string& cwd = {});
+  // in dir_/daemon.stderr) and waits (fatally, 20 s) until /healthz answers. `env` is added
+  // to the daemon's environment.
+  void start_daemon(const std::string& log_name, const std::string& cwd = {},
+                    const std::map<std::string, std::string>& env = {});
   // GET target on the daemon; expects 200 and JSON (a discarded value otherwise).
   nlohmann::json get_json(const std::string& target);
   // The state ("ok", "failing", ...) of a check's target in /status; "" when not listed.

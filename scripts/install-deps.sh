@@ -12,5 +12,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libgtest-dev libgmock-dev googletest libsystemd-dev \
   postgresql-15 postgresql-client-15 \
   curl jq procps iproute2 util-linux time hyperfine \
-  prometheus \
+  prometheus prometheus-alertmanager \
   systemd nodejs node-acorn

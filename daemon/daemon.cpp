@@ -255,6 +255,7 @@ class healthd {
     server_->start();
 
     for (const auto& c : cfg().checks) slots_.push_back(make_slot(gen_, c));
+    for (const auto& [name, _] : cfg().runbooks) metrics_.declare_runbook(name);
     log_.info("config_loaded",
               {{"checks", cfg().checks.size()}, {"runbooks", cfg().runbooks.size()},
                {"listen", cfg().daemon.listen}, {"port", server_->port()},
@@ -533,6 +534,7 @@ class healthd {
     slots_ = std::move(slots);
     control_token_ = token;
     policy_.reconfigure(cfg().runbooks);
+    for (const auto& [name, _] : cfg().runbooks) metrics_.declare_runbook(name);
     std::vector<check_policy> policies;
     for (const auto& c : cfg().checks) policies.push_back(check_policy::from_config(c));
     auto events = tracker_->reconfigure(std::move(policies), now);

@@ -191,6 +191,11 @@ void metrics::remediation_run(const std::string& runbook, const std::string& out
   impl_->remediation_runs.Add({{"runbook", runbook}, {"outcome", outcome}}).Increment();
 }
 
+void metrics::declare_runbook(const std::string& runbook) {
+  for (const char* outcome : {"success", "failure", "dry_run", "gave_up"})
+    impl_->remediation_runs.Add({{"runbook", runbook}, {"outcome", outcome}});
+}
+
 void metrics::remediation_step(const std::string& runbook, const std::string& step,
                                double seconds) {
   impl_->step_duration

@@ -33,6 +33,9 @@ class metrics {
   void sla_breached(config::severity level);
   void config_reload(bool ok);
   void remediation_run(const std::string& runbook, const std::string& outcome);
+  // Every outcome series of a configured runbook at 0, so that rate()/increase() see its first
+  // run or give-up (a series born at 1 is invisible to them).
+  void declare_runbook(const std::string& runbook);
   void remediation_step(const std::string& runbook, const std::string& step, double seconds);
   void drill(const std::string& runbook, std::chrono::system_clock::time_point when,
              double seconds);

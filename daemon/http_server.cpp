@@ -125,7 +125,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       res.set(http::field::server, "acis-healthd");
       res.set(http::field::content_type, reply.content_type);
       res.set(http::field::cache_control, "no-store");
-      res.set(http::field::x_content_type_options, "nosniff");
+      res.set("X-Content-Type-Options", "nosniff");
       for (const auto& [name, value] : reply.headers) res.set(name, value);
       res.keep_alive(req.keep_alive());
       res.body() = std::move(reply.body);

@@ -21,13 +21,13 @@ struct http_request_view {
   std::string target;  // path and query, as sent
   std::string authorization;
   std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
 };
 
 struct http_reply {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
 };
 
 using http_handler = std::function<http_reply(const http_request_view&)>;

@@ -24,6 +24,11 @@ struct http_request_view {
 };
 
 struct http_reply {
+  http_reply() = default;
+  http_reply(int s, std::string type, std::string b,
+             std::vector<std::pair<std::string, std::string>> h = {})
+      : status(s), content_type(std::move(type)), body(std::move(b)), headers(std::move(h)) {}
+
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;

@@ -1,6 +1,6 @@
 // acis-healthd command line (SPEC.md "Command line").
-// Exit codes: 0 success, 1 checks failing (`once`) or a drill step failed, 2 bad usage or bad
-// config, 3 runtime failure.
+// Exit codes: 0 success, 1 checks failing (`once`, `status`) or a drill step failed, 2 bad
+// usage or bad config, 3 runtime failure (for `status`: the daemon cannot be reached).
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/status_cli.hpp"
 #include "remediation/drill.hpp"
 
 #ifndef ACIS_VERSION
@@ -27,6 +28,10 @@ constexpr const char* usage_text =
     "           without --execute: print each step as it would run, execute nothing\n"
     "           with --execute: run the steps against the live system, time them, and\n"
     "           save a report under STATE_DIR/drills/\n"
+    "       acis-healthd status [--url URL] [--config FILE]\n"
+    "           ask a running daemon (URL, else FILE's daemon.listen, else\n"
+    "           http://127.0.0.1:9187) for its checks and open incidents; exit 0 all ok,\n"
+    "           1 a check failing or an incident open, 3 the daemon cannot be reached\n"
     "       acis-healthd --version\n";
 
 int usage(const std::string& why) {
@@ -42,6 +47,7 @@ int main(int argc, char** argv) {
   std::string config_path;
   bool as_json = false;
   acis::remediation::drill_options drill;
+  std::string status_url;
   std::size_t i = 0;
   if (!args.empty() && args[0].rfind("-", 0) != 0) command = args[i++];
   if (command == "drill") {
@@ -63,6 +69,14 @@ int main(int argc, char** argv) {
       config_path = a.substr(std::strlen("--config="));
     } else if (a == "--json" && command == "once") {
       as_json = true;
+    } else if ((a == "--url" || a.rfind("--url=", 0) == 0) && command == "status") {
+      if (a == "--url") {
+        if (i + 1 >= args.size()) return usage("--url needs a URL");
+        status_url = args[++i];
+      } else {
+        status_url = a.substr(std::strlen("--url="));
+      }
+      if (status_url.empty()) return usage("--url needs a URL");
     } else if (a == "--execute" && command == "drill") {
       drill.execute = true;
     } else if ((a == "--target" || a.rfind("--target=", 0) == 0) && command == "drill") {
@@ -79,8 +93,15 @@ int main(int argc, char** argv) {
       return usage("unknown argument \"" + a + "\"");
     }
   }
-  if (command != "run" && command != "check-config" && command != "once" && command != "drill")
+  if (command != "run" && command != "check-config" && command != "once" && command != "drill" &&
+      command != "status")
     return usage("unknown command \"" + command + "\"");
+  // `status` asks a daemon; a config is only where it may learn the daemon's address.
+  if (command == "status" && (!status_url.empty() || config_path.empty())) {
+    std::signal(SIGPIPE, SIG_IGN);
+    return acis::daemon::run_status_command(status_url.empty() ? "http://127.0.0.1:9187" : status_url,
+                                            std::cout, std::cerr);
+  }
   if (config_path.empty()) return usage("--config FILE is required");
 
   acis::config::config cfg;
@@ -95,6 +116,11 @@ int main(int argc, char** argv) {
     std::printf("%s: OK (%zu checks, %zu runbooks)\n", config_path.c_str(), cfg.checks.size(),
                 cfg.runbooks.size());
     return 0;
+  }
+  if (command == "status") {
+    std::signal(SIGPIPE, SIG_IGN);
+    return acis::daemon::run_status_command(acis::daemon::status_url_for_listen(cfg.daemon.listen),
+                                            std::cout, std::cerr);
   }
   try {
     if (command == "drill") {

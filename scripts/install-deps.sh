@@ -13,4 +13,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   postgresql-15 postgresql-client-15 \
   curl jq procps iproute2 util-linux time hyperfine \
   prometheus prometheus-alertmanager \
-  systemd nodejs node-acorn
+  systemd nodejs node-acorn \
+  chromium

@@ -17,8 +17,17 @@
 #                 `check host`, acts on the port test) or process (`check process` + pidfile)
 #   RUNS=15                   runs per case (at least 10 for a spread worth quoting)
 #   SETTLE=2                  seconds after a run has fully ended (incident resolved, runbook
-#                             finished) before the next kill, plus a random 0-1 s so that the
-#                             kill falls at a uniform phase of the check's 1 s interval
+#                             finished) at least before the next kill
+#   PHASES=stratified         where in the check's 1 s interval the kill falls. A crash comes at a
+#                             uniformly random phase, and that phase is the largest part of the
+#                             time to recover; with 15 random draws the median moves by ±130 ms
+#                             from one set of runs to the next. "stratified" kills run j (in a
+#                             shuffled order) at phase (j + 0.5) / RUNS of the interval, measured
+#                             from the check's schedule (the daemon's config_loaded, then each
+#                             incident_opened: the check's slots are whole seconds after it), so
+#                             each set of runs covers the interval evenly. "random": 1-2 s after
+#                             SETTLE, uniformly. Monit's cycle cannot be seen from outside: its
+#                             kills are always random.
 #   COOLDOWN=1s               the bench runbook's cooldown (shorter than SETTLE, so no run waits
 #                             for it)
 #   RUNS_PER_DAEMON=5         the daemon is restarted with a fresh state_dir after this many
@@ -47,6 +56,7 @@ BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
 CASES=${CASES:-"default p100 floor monit"}
 RUNS=${RUNS:-15}
 SETTLE=${SETTLE:-2}
+PHASES=${PHASES:-stratified}
 COOLDOWN=${COOLDOWN:-1s}
 RUNS_PER_DAEMON=${RUNS_PER_DAEMON:-5}
 POLL_MS=${POLL_MS:-10}
@@ -60,6 +70,7 @@ log() { printf '[recover %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 ((RUNS >= 1)) || die "RUNS must be at least 1"
+[[ $PHASES == stratified || $PHASES == random ]] || die "PHASES must be stratified or random"
 ((POLL_MS >= 1 && POLL_MS <= 999)) || die "POLL_MS must be 1..999"
 ((RUNS_PER_DAEMON >= 1 && RUNS_PER_DAEMON <= 6)) || die "RUNS_PER_DAEMON must be 1..6 (rate limit)"
 command -v jq >/dev/null || die "jq not found (apt-get install -y jq)"
@@ -82,6 +93,8 @@ PLATFORM_STARTED=0
 DAEMON_PID=""
 MONIT_PID=""
 MONIT_WHAT=""
+ANCHOR_MS=""
+PHASE_PLAN=()
 POLLER_PID=""
 NAP_PID=""
 WATCHDOG_PID=""
@@ -212,6 +225,39 @@ kill_api_timed() {
     die "the API was not seen down and back (poll $LAST_OK_US $DOWN_US $BACK_US)"
 }
 
+# ---- kill phases ------------------------------------------------------------------------------
+# PHASE_PLAN: RUNS phases in ms, (j + 0.5) * 1000 / RUNS for j = 0..RUNS-1, shuffled (Fisher-Yates)
+# so that the phase is not confounded with the load drifting during a case.
+make_phase_plan() {
+  local j k t
+  PHASE_PLAN=()
+  for ((j = 0; j < RUNS; j++)); do PHASE_PLAN+=($(((2 * j + 1) * 1000 / (2 * RUNS)))); done
+  for ((j = RUNS - 1; j > 0; j--)); do
+    k=$((RANDOM % (j + 1)))
+    t=${PHASE_PLAN[j]}; PHASE_PLAN[j]=${PHASE_PLAN[k]}; PHASE_PLAN[k]=$t
+  done
+}
+
+# ts_ms LOG EVENT: the ms timestamp of the last EVENT in the daemon's log ("" if none).
+ts_ms() {
+  jq -R 'fromjson? // empty' "$1" | jq -rs --arg e "$2" '
+    (map(select(.event == $e)) | last | .ts // empty)
+    | capture("^(?<s>[^.]+)\\.(?<f>[0-9]{3})Z$") as $c
+    | (($c.s + "Z") | fromdateiso8601) * 1000 + ($c.f | tonumber)'
+}
+
+# wait_for_phase ANCHOR_MS PHASE_MS MIN_WAIT_MS: sleep until the first moment at least
+# MIN_WAIT_MS from now whose distance from ANCHOR_MS is PHASE_MS modulo 1 s, less the 50 ms that
+# kill_api_timed lets the poller run before the kill.
+wait_for_phase() {
+  local anchor=$1 phase=$2 now t
+  now=$((${EPOCHREALTIME/./} / 1000))
+  t=$((now + $3))
+  t=$((t + ((anchor + phase - t) % 1000 + 1000) % 1000 - 50))
+  ((t > now)) && nap "$(ms_text $((t - now)))"
+  return 0
+}
+
 # ---- the daemon -------------------------------------------------------------------------------
 write_config() {  # dir pending_interval|""
   local dir=$1 pending=$2 extra=""
@@ -289,10 +335,12 @@ events_since() {  # log from
 }
 
 # One daemon run: kill, poll, read the log. Appends a row to $TMP/results-$case (all ms):
-#  1 run  2 load  3 kill->first failure  4 first failure->opened  5 kill->opened
-#  6 opened->remediation_started  7 opened->first step  8 restart step  9 first step->/health
-#  200  10 kill->/health 200  11 kill->resolved  12 kill->poller saw it down (the poller's lag)
-#  13 first failure->/health 200 (kill->/health 200 without the phase of the kill in the interval)
+#  1 run  2 load  3 kill phase (ms after the check's last slot; "-" without an anchor)
+#  4 kill->first failure  5 first failure->opened  6 kill->opened  7 opened->remediation_started
+#  8 opened->first step  9 restart step  10 first step->/health 200  11 kill->/health 200
+#  12 kill->resolved  13 kill->poller saw it down (the poller's lag)
+#  14 first failure->/health 200 (kill->/health 200 without the phase of the kill)
+# Moves ANCHOR_MS to this incident's opening: the check's next slots are whole seconds after it.
 daemon_run() {  # case run dir
   local case=$1 run=$2 dir=$3 from load i ev=""
   local fail open rem step rs_ms rs_ok res fin
@@ -310,8 +358,10 @@ daemon_run() {  # case run dir
   [[ $fail != null && $open != null && $rem != null && $step != null && $res != null ]] ||
     die "$case run $run: incomplete events in $dir/daemon.log: $ev"
   [[ $rs_ok == true ]] || log "$case run $run: the restart step failed ($ev)"
-  local k=$((KILL_US / 1000)) back=$((BACK_US / 1000))
-  echo "$run $load $((fail - k)) $((open - fail)) $((open - k)) $((rem - open)) $((step - open))" \
+  local k=$((KILL_US / 1000)) back=$((BACK_US / 1000)) phase=-
+  [[ -n $ANCHOR_MS ]] && phase=$((((k - ANCHOR_MS) % 1000 + 1000) % 1000))
+  ANCHOR_MS=$open
+  echo "$run $load $phase $((fail - k)) $((open - fail)) $((open - k)) $((rem - open)) $((step - open))" \
     "$rs_ms $((back - step)) $((back - k)) $((res - k)) $(((DOWN_US - KILL_US) / 1000))" \
     "$((back - fail))" |
     tee -a "$TMP/results-$case" >&2
@@ -320,6 +370,7 @@ daemon_run() {  # case run dir
 daemon_case() {  # case pending_interval|""
   local case=$1 pending=$2 run=1 batch=0 dir
   : >"$TMP/results-$case"
+  make_phase_plan
   while ((run <= RUNS)); do
     batch=$((batch + 1))
     dir=$TMP/$case-$batch
@@ -327,11 +378,17 @@ daemon_case() {  # case pending_interval|""
     write_config "$dir" "$pending"
     start_daemon "$dir"
     log "$case: daemon pid $DAEMON_PID (batch $batch), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    # The check's slots are whole seconds after its first run, which starts with the daemon.
+    ANCHOR_MS=$(ts_ms "$dir/daemon.log" config_loaded)
     local n
     for ((n = 0; n < RUNS_PER_DAEMON && run <= RUNS; n++, run++)); do
-      nap "$(ms_text $((1000 + $(rand_ms))))"
+      if [[ $PHASES == stratified && -n $ANCHOR_MS ]]; then
+        wait_for_phase "$ANCHOR_MS" "${PHASE_PLAN[run - 1]}" $((n == 0 ? 1000 : SETTLE * 1000))
+      else
+        ((n == 0)) || nap "$SETTLE"
+        nap "$(ms_text $((1000 + $(rand_ms))))"
+      fi
       daemon_run "$case" "$run" "$dir"
-      nap "$SETTLE"
     done
     stop_daemon
   done
@@ -475,11 +532,12 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo
 echo "Machine: $MACHINE; $(date -u +%Y-%m-%d); commit $COMMIT; load (1/5/15 min) at start" \
-  "$LOAD_START, at end $LOAD_END. RUNS=$RUNS SETTLE=${SETTLE}s+U(0,1s) COOLDOWN=$COOLDOWN" \
+  "$LOAD_START, at end $LOAD_END. RUNS=$RUNS SETTLE=${SETTLE}s PHASES=$PHASES COOLDOWN=$COOLDOWN" \
   "POLL_MS=$POLL_MS RUNS_PER_DAEMON=$RUNS_PER_DAEMON. All times in ms; \"kill\" is the" \
-  "moment of the SIGKILL."
-dhead='| run | load | kill→first failure | first failure→opened | kill→opened | opened→remediation_started | opened→first step | restart step | first step→/health 200 | kill→/health 200 | kill→resolved | kill→poller saw it down | first failure→/health 200 |'
-dsep='|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+  "moment of the SIGKILL; \"kill phase\" is where it fell in the check's 1 s interval (ms after" \
+  "the check's last slot)."
+dhead='| run | load | kill phase | kill→first failure | first failure→opened | kill→opened | opened→remediation_started | opened→first step | restart step | first step→/health 200 | kill→/health 200 | kill→resolved | kill→poller saw it down | first failure→/health 200 |'
+dsep='|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 DAEMON_CASES=$(tr ' ' '\n' <<<"$CASES" | grep -E '^(default|p[0-9]+)$' || true)
 for c in $DAEMON_CASES; do
   [[ -s $TMP/results-$c ]] || continue
@@ -489,7 +547,7 @@ for c in $DAEMON_CASES; do
   echo "$dhead"
   echo "$dsep"
   awk '{ printf "| %s |", $1; for (i = 2; i <= NF; i++) printf " %s |", $i; printf "\n" }' "$TMP/results-$c"
-  stat_rows "$TMP/results-$c" 3 13
+  stat_rows "$TMP/results-$c" 3 14
 done
 if [[ -s $TMP/results-floor ]]; then
   echo
@@ -510,9 +568,9 @@ if [[ -s $TMP/results-monit ]]; then
   stat_rows "$TMP/results-monit" 3 4
 fi
 echo
-echo "Summary (median [min–max], p90; the mean too for kill→/health 200, because its largest part,"
-echo "the kill's phase in the 1 s interval, is uniform on 0-1 s, and the median of $RUNS such draws"
-echo "has a standard error of about $(awk -v n="$RUNS" 'BEGIN { printf "%.0f", 1000 / (2 * sqrt(n)) }') ms (1 s / (2·√runs)):"
+echo "Summary (median [min–max], p90; the mean too for kill→/health 200). The kill's phase in the"
+echo "1 s interval is the largest part of kill→/health 200; with random phases the median of $RUNS"
+echo "runs has a standard error of about $(awk -v n="$RUNS" 'BEGIN { printf "%.0f", 1000 / (2 * sqrt(n)) }') ms from the phases alone (PHASES=$PHASES; Monit's are always random):"
 echo
 echo '| case | runs | kill→/health 200 | mean | kill→opened | first failure→opened | opened→first step | first failure→/health 200 | restart step |'
 echo '|---|---:|---|---:|---|---|---|---|---|'
@@ -525,8 +583,8 @@ mean() { awk -v c="$2" '{ t += $c } END { if (NR) printf "%.0f", t / NR; else pr
 for c in $DAEMON_CASES; do
   f=$TMP/results-$c
   [[ -s $f ]] || continue
-  echo "| acis-healthd $c | $(wc -l <"$f") | $(summ "$f" 10) | $(mean "$f" 10) | $(summ "$f" 5) |" \
-    "$(summ "$f" 4) | $(summ "$f" 7) | $(summ "$f" 13) | $(summ "$f" 8) |"
+  echo "| acis-healthd $c | $(wc -l <"$f") | $(summ "$f" 11) | $(mean "$f" 11) | $(summ "$f" 6) |" \
+    "$(summ "$f" 5) | $(summ "$f" 8) | $(summ "$f" 14) | $(summ "$f" 9) |"
 done
 f=$TMP/results-monit
 [[ -s $f ]] && echo "| monit | $(wc -l <"$f") | $(summ "$f" 3) | $(mean "$f" 3) | | | | | |"

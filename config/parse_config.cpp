@@ -1392,8 +1392,16 @@ class walker {
                            " has no entry under /escalation (who is to be called?)");
     }
     for (const auto& ref : verify_refs_) {
-      if (check_names_complete_ && !check_names_seen_.contains(ref.name))
+      if (check_names_complete_ && !check_names_seen_.contains(ref.name)) {
         fault(ref.ptr, "verifies check " + quote(ref.name) + ", which is no check");
+      } else if (const auto* c = cfg.find_check(ref.name);
+                 c && std::holds_alternative<log_pattern_check>(c->kind)) {
+        // A verify run is a fresh check instance, and a fresh log follower starts at the end of
+        // the file: it would pass at once whatever the fix did.
+        fault(ref.ptr, "verifies " + quote(ref.name) + ", a log_pattern check, which cannot "
+                       "confirm a fix (it only counts lines written after it starts); verify a "
+                       "check that probes what the runbook fixed");
+      }
     }
   }
 

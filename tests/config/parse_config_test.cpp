@@ -546,6 +546,13 @@ TEST(parse_config_fault, log_pattern_max_matches) {
   EXPECT_TRUE(single_fault(doc, "/checks/2/max_matches", "expected an integer"));
 }
 
+// A verify step cannot name a log_pattern check: a fresh follower would pass at once.
+TEST(parse_config_fault, log_pattern_cannot_be_verified) {
+  auto doc = log_pattern_doc();
+  doc["runbooks"]["fix-db"]["steps"][1]["verify"] = "errors";
+  EXPECT_TRUE(single_fault(doc, "/runbooks/fix-db/steps/1/verify", "cannot confirm a fix"));
+}
+
 // log_pattern keys on another check type say where they belong.
 TEST(parse_config_fault, log_pattern_key_on_another_type) {
   auto doc = base();

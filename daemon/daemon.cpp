@@ -39,6 +39,7 @@
 #include "daemon/incident_journal.hpp"
 #include "daemon/incident_report.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/status_page.hpp"
 #include "daemon/schedule.hpp"
 #include "remediation/drill.hpp"
 #include "remediation/policy.hpp"
@@ -1067,6 +1068,15 @@ class healthd {
           (r.method == "POST" && path.rfind("/incidents/", 0) == 0 && path.find('/', 11) != std::string::npos))
         return control(path, r);
       return {405, "text/plain", "method not allowed\n"};
+    }
+    if (path == "/" || path == "/index.html") {
+      if (!get) return {405, "text/plain", "method not allowed\n"};
+      // One self-contained page: nothing may load from elsewhere, and its script may only
+      // fetch /status from this origin.
+      return {200, "text/html; charset=utf-8", std::string(status_page_html()),
+              {{"Content-Security-Policy",
+                std::string(status_page_csp())},
+               {"Referrer-Policy", "no-referrer"}}};
     }
     if (path == "/healthz") {
       if (!get) return {405, "text/plain", "method not allowed\n"};

@@ -1,5 +1,7 @@
 #include "daemon/daemon.hpp"
 
+#include <unistd.h>
+
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
@@ -33,6 +35,7 @@
 #include "checks/blocking.hpp"
 #include "checks/check.hpp"
 #include "checks/http_client.hpp"
+#include "daemon/alertmanager.hpp"
 #include "daemon/event_log.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/incident.hpp"
@@ -257,6 +260,7 @@ class healthd {
 
     for (const auto& c : cfg().checks) slots_.push_back(make_slot(gen_, c));
     for (const auto& [name, _] : cfg().runbooks) metrics_.declare_runbook(name);
+    start_notifier();
     log_.info("config_loaded",
               {{"checks", cfg().checks.size()}, {"runbooks", cfg().runbooks.size()},
                {"listen", cfg().daemon.listen}, {"port", server_->port()},
@@ -396,6 +400,48 @@ class healthd {
     });
   }
 
+  // ---- Alertmanager -----------------------------------------------------------------------------
+
+  // (Re)starts the notifier for notify.alertmanager_url (none when unset) and hands it every
+  // open incident, so that a restart or a changed URL re-sends what is firing.
+  void start_notifier() {
+    if (notifier_) notifier_->stop();
+    notifier_.reset();
+    if (!cfg().notify.alertmanager_url) return;
+    alertmanager_options o;
+    o.url = *cfg().notify.alertmanager_url;
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "localhost");
+    const auto listen = cfg().daemon.listen;
+    const auto colon = listen.rfind(':');
+    const auto addr = listen.substr(0, colon) + ":" + std::to_string(server_->port());
+    o.instance = std::string(host) + " " + addr;
+    o.external_url = "http://" + addr;
+    try {
+      notifier_ = std::make_unique<alertmanager_notifier>(
+          ioc_.get_executor(), o,
+          [this](log_level l, std::string_view event, json fields) { log_.write(l, event, std::move(fields)); });
+    } catch (const std::exception& e) {
+      log_.error("notify_failed", {{"reason", std::string("cannot start the Alertmanager notifier: ") + e.what()}});
+      return;
+    }
+    for (const auto* i : tracker_->open_incidents()) notify(*i);
+  }
+
+  void notify(const incident& i) {
+    if (!notifier_) return;
+    alert_context ctx;
+    if (const auto* c = cfg().find_check(i.check)) {
+      if (c->runbook) {
+        ctx.runbook = *c->runbook;
+        if (auto rb = cfg().runbooks.find(*c->runbook); rb != cfg().runbooks.end()) ctx.runbook_doc = rb->second.doc;
+      }
+      if (c->issue_type)
+        if (auto e = cfg().escalation.find(*c->issue_type); e != cfg().escalation.end()) ctx.contacts = e->second;
+    }
+    notifier_->update(i, ctx);
+  }
+
   // ---- systemd watchdog -----------------------------------------------------------------------
 
   // WatchdogSec= is fed only while the scheduler makes progress: the ping is sent from the event
@@ -531,8 +577,10 @@ class healthd {
     for (const auto* t : tracker_->targets())
       if (std::find(removed.begin(), removed.end(), t->check) != removed.end())
         metrics_.forget_target(t->check, t->target);
+    const bool notify_changed = ng->notify.alertmanager_url != cfg().notify.alertmanager_url;
     gen_ = ng;
     slots_ = std::move(slots);
+    if (notify_changed) start_notifier();
     control_token_ = token;
     policy_.reconfigure(cfg().runbooks);
     for (const auto& [name, _] : cfg().runbooks) metrics_.declare_runbook(name);
@@ -570,6 +618,7 @@ class healthd {
     // Every incident change is already on disk (appended and fdatasync'ed before it was acted
     // on), so stopping loses nothing.
     server_->stop();
+    if (notifier_) notifier_->stop();  // firing alerts end by themselves at their endsAt
     for (auto& s : slots_) s->timer.cancel();
     sla_timer_.cancel();
     remediation_timer_.cancel();
@@ -647,6 +696,7 @@ class healthd {
         log_.error("journal_write_failed", {{"incident", ev.snapshot.id}, {"reason", e.what()}});
       }
       const auto& i = ev.snapshot;
+      notify(i);
       auto fields = incident_fields(i);
       if (ev.kind == "incident_opened") {
         metrics_.incident_opened(i.check, i.level);
@@ -1181,6 +1231,7 @@ class healthd {
   std::optional<incident_tracker> tracker_;
   std::optional<incident_journal> journal_;
   std::unique_ptr<http_server> server_;
+  std::unique_ptr<alertmanager_notifier> notifier_;
   std::vector<std::shared_ptr<check_slot>> slots_;
   std::deque<incident> resolved_;
   std::set<std::string> running_;           // incidents whose runbook is running now

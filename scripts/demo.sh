@@ -103,6 +103,7 @@ scenario() {
   curl -fs "$url/status" >"$dir/status.json"
   curl -fs "$url/incidents?state=all" >"$dir/incidents.json"
   curl -fs "$url/metrics" >"$dir/metrics.txt"
+  "$bin" status --url "$url" >"$dir/status-cli.txt" 2>&1 || true
   banner "scenario done: stopping the daemon (SIGTERM)"
   kill -TERM "$(cat "$dir/daemon.pid")"
 }
@@ -128,6 +129,12 @@ jq -r '.incidents[] | "\(.id)  \(.check)/\(.target)  \(.severity)  \(.state)  \(
 
 banner "all incidents (/incidents?state=all)"
 jq -r '.[] | "\(.id)  \(.check)\(if .target != "" then "/" + .target else "" end)  \(.severity)  \(.state)"' "$dir/incidents.json"
+
+banner "acis-healthd status (the same from the command line; the status page is GET / )"
+cat "$dir/status-cli.txt"
+
+banner "a drill of the api-down runbook (dry run: each step resolved, nothing executed)"
+"$bin" drill api-down --config "$dir/acis-healthd.json" || true
 
 banner "some of /metrics"
 grep -E '^acis_(check_up|incidents_open|incidents_total|healthd_build_info)' "$dir/metrics.txt" | head -20

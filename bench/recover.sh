@@ -115,6 +115,7 @@ stop_pid() {  # pid signal seconds: signal, wait up to `seconds`, then SIGKILL
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  set +e  # best effort: a step that fails (a pid already gone) must not skip the rest
   [[ -n $NAP_PID ]] && kill "$NAP_PID" 2>/dev/null
   stop_pid "$POLLER_PID" TERM 2
   stop_pid "$DAEMON_PID" TERM 10

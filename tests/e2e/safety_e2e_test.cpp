@@ -60,11 +60,12 @@ bool printable(const std::string& s) {
   return true;
 }
 
-// One model_metadata check per models folder, each with its own runbook: the per-runbook rate
-// limit (6 runs an hour) and the one-at-a-time rule then hold no case back behind another.
-class placeholder_attack_e2e : public acis::test::daemon_fixture {
+// Model folders in a temp dir, no platform. One model_metadata check per models folder, each
+// with its own runbook: the per-runbook rate limit (6 runs an hour) and the one-at-a-time rule
+// then hold no case back behind another.
+class runbook_safety_e2e : public acis::test::daemon_fixture {
  protected:
-  placeholder_attack_e2e() : daemon_fixture(acis::test::build_paths(), "acis-attack") {}
+  runbook_safety_e2e() : daemon_fixture(acis::test::build_paths(), "acis-safety") {}
 
   void SetUp() override {
     daemon_fixture::SetUp();
@@ -222,7 +223,7 @@ TEST_F(dry_run_e2e, dry_run_logs_resolved_steps_and_executes_nothing) {
 // hidden "..." that yields no model at all): each step is refused before anything runs, the
 // incident is escalated after max_attempts, and no file is created anywhere in the test's
 // folder. A harmless failing model through the same runbook does run it (the control).
-TEST_F(placeholder_attack_e2e, hostile_model_names_never_reach_a_run_step) {
+TEST_F(runbook_safety_e2e, hostile_model_names_never_reach_a_run_step) {
   auto steps = [&] {
     return json::array({{{"name", "mark"},
                          {"run", json::array({"/usr/bin/touch", dir_ + "/markers/m-{model}", "{target}"})},
@@ -283,7 +284,7 @@ TEST_F(placeholder_attack_e2e, hostile_model_names_never_reach_a_run_step) {
 // {target} in an http step's URL: names that would change the request (a query, a fragment,
 // an escaped "..", a space) refuse the step and no request leaves the daemon; the harmless
 // control name reaches the server.
-TEST_F(placeholder_attack_e2e, hostile_target_in_an_http_step_url_is_refused) {
+TEST_F(runbook_safety_e2e, hostile_target_in_an_http_step_url_is_refused) {
   acis::test::http_test_server server([](const acis::test::http_test_request&) {
     return acis::test::http_test_reply{};
   });
@@ -327,4 +328,49 @@ TEST_F(placeholder_attack_e2e, hostile_target_in_an_http_step_url_is_refused) {
            e.value("reason", "") == "HTTP 200";
   });
   EXPECT_TRUE(control_ok) << daemon_output();
+}
+
+// One incident alone whose step is refused still gets its second attempt after the backoff and
+// is then escalated: a run that never waits on I/O must not leave the incident undecided.
+TEST_F(runbook_safety_e2e, lone_refused_step_still_escalates) {
+  const auto check = add_case("a;touch X",
+                              json::array({{{"name", "mark"},
+                                            {"run", json::array({"/usr/bin/touch", dir_ + "/markers/m-{model}"})},
+                                            {"cwd", dir_ + "/work"},
+                                            {"timeout", "5s"}}}),
+                              2);
+  ASSERT_FALSE(check.empty());
+  start_daemon("lone.log", dir_);
+  expect_refused_and_escalated("lone", check, "a;touch X", 2);
+  EXPECT_TRUE(names_in(dir_ + "/markers").empty());
+  EXPECT_TRUE(names_in(dir_ + "/work").empty());
+}
+
+// Dry run with no platform: a harmless failing model's runbook is "run" max_attempts times on
+// the backoff cadence production would have (SPEC.md: dry-run runs count for attempts), each
+// outcome dry_run with the argv resolved, then the incident is escalated; nothing is created.
+TEST_F(runbook_safety_e2e, dry_run_keeps_the_attempt_cadence_and_executes_nothing) {
+  cfg_["daemon"]["dry_run"] = true;
+  const auto check = add_case("plain_bad",
+                              json::array({{{"name", "mark"},
+                                            {"run", json::array({"/usr/bin/touch", dir_ + "/markers/m-{model}"})},
+                                            {"cwd", dir_ + "/work"},
+                                            {"timeout", "5s"}}}),
+                              2);
+  ASSERT_FALSE(check.empty());
+  start_daemon("dry-cadence.log", dir_);
+  auto esc = wait_for_event(log_, event_is("incident_escalated", check, "plain_bad"), 30s);
+  ASSERT_TRUE(esc) << daemon_output();
+  const std::string id = (*esc)["incident"];
+  auto runs = find_events(log_, event_with("remediation_finished", "incident", id));
+  ASSERT_EQ(runs.size(), 2u) << daemon_output();
+  for (const auto& r : runs) EXPECT_EQ(r["outcome"], "dry_run") << r.dump();
+  const std::string resolved = json::array({"/usr/bin/touch", dir_ + "/markers/m-plain_bad"}).dump();
+  for (const auto& s : find_events(log_, event_with("step_started", "incident", id))) {
+    EXPECT_EQ(s["dry_run"], true);
+    EXPECT_EQ(s.value("resolved", "").rfind(resolved, 0), 0u) << s.dump();
+  }
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(names_in(dir_ + "/markers").empty());
+  EXPECT_TRUE(names_in(dir_ + "/work").empty());
 }

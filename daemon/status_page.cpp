@@ -121,7 +121,7 @@ function remediation(i, wanting, s) {
     if (REM[str(e.event)]) { last = e; break; }
   }
   var ev = last ? str(last.event) : '', detail = last ? str(last.detail) : '';
-  var rb = Object.prototype.hasOwnProperty.call(wanting, str(i.id)) ? wanting[str(i.id)] : null;
+  var rb = wanting.has(str(i.id)) ? wanting.get(str(i.id)) : null;
   if (str(i.state) === 'escalated') return 'gave up: escalated to a person';
   if (ev === 'remediation_started' || ev === 'step_finished' || ev === 'manual_action')
     return 'running' + (detail ? ': ' + detail : rb ? ' runbook ' + rb : '');
@@ -157,8 +157,8 @@ function render(s) {
   if (s.dry_run === true) modes.appendChild(tag('DRY RUN: remediation is logged, nothing is executed', 'degraded'));
   if (s.maintenance === true) { modes.appendChild(document.createTextNode(' ')); modes.appendChild(tag('MAINTENANCE: remediation is paused', 'degraded')); }
 
-  var wanting = {};
-  arr(s.remediation).forEach(function (r) { r = obj(r); wanting[str(r.incident)] = str(r.runbook); });
+  var wanting = new Map();
+  arr(s.remediation).forEach(function (r) { r = obj(r); wanting.set(str(r.incident), str(r.runbook)); });
 
   var counts = {ok: 0, degraded: 0, failing: 0, unknown: 0}, ntargets = 0;
   var tb = el('tbody');

@@ -194,7 +194,8 @@ class alertmanager_notifier {
   // std::invalid_argument when opts.url is not an http:// URL (config validation should have
   // refused it already).
   alertmanager_notifier(boost::asio::any_io_executor ex, alertmanager_options opts, logger log);
-  ~alertmanager_notifier();  // stop()
+  // stop(). Destroy it before the io_context behind `ex` (declare it after that member).
+  ~alertmanager_notifier();
   alertmanager_notifier(const alertmanager_notifier&) = delete;
   alertmanager_notifier& operator=(const alertmanager_notifier&) = delete;
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -52,6 +53,14 @@ std::vector<attack> hostile_names() {
           {"newline", "new\nline"},
           {"terminal escape", "esc\x1b[31mred"},
           {"dots only (hidden)", "..."}};
+}
+
+// The value of one series ("name{labels}") in a Prometheus text exposition; nullopt if absent.
+std::optional<double> metric_value(const std::string& metrics, const std::string& series) {
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  return std::nullopt;
 }
 
 bool printable(const std::string& s) {
@@ -213,9 +222,11 @@ TEST_F(dry_run_e2e, dry_run_logs_resolved_steps_and_executes_nothing) {
     EXPECT_EQ(e.path().filename().string().rfind("dry-marker-", 0), std::string::npos) << e.path();
   EXPECT_FALSE(find_event(log_, event_is("incident_resolved", "api"))) << daemon_output();
   const auto metrics = acis::test::http_get(port_, "/metrics").body;
-  EXPECT_NE(metrics.find("acis_remediation_runs_total{outcome=\"dry_run\",runbook=\"api-down\"} 1"),
-            std::string::npos) << metrics;
-  EXPECT_EQ(metrics.find("acis_remediation_runs_total{outcome=\"success\""), std::string::npos) << metrics;
+  EXPECT_EQ(metric_value(metrics, "acis_remediation_runs_total{outcome=\"dry_run\",runbook=\"api-down\"}"), 1.0)
+      << metrics;
+  // No real run: the success and failure series are absent or 0.
+  EXPECT_EQ(metric_value(metrics, "acis_remediation_runs_total{outcome=\"success\",runbook=\"api-down\"}").value_or(0), 0.0);
+  EXPECT_EQ(metric_value(metrics, "acis_remediation_runs_total{outcome=\"failure\",runbook=\"api-down\"}").value_or(0), 0.0);
 }
 
 // Model folders named to attack a `run` step through {model} and {target} (shell separators,

@@ -223,6 +223,9 @@ TEST_F(daemon_e2e, api_down_runbook_restarts_the_api) {
   ASSERT_TRUE(wait_until([&] { return get_json("/status")["checks"][1]["targets"][0]["state"] == "ok"; }, 20s));
   platform("kill-api");
   ASSERT_TRUE(wait_until([&] { return has_event(log_, "incident_resolved", "api"); }, 40s)) << read_file(log_);
+  // The verify step resolves the incident before the run itself ends: wait for its end.
+  ASSERT_TRUE(acis::test::wait_for_event(log_, acis::test::event_with("remediation_finished"), 20s))
+      << read_file(log_);
   EXPECT_EQ(count_events(log_, "remediation_started"), 1) << read_file(log_);
   auto fin = log_events(log_);
   bool restart_ok = false, verify_ok = false, success = false;

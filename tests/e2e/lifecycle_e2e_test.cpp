@@ -122,6 +122,10 @@ class lifecycle_e2e : public acis::test::daemon_fixture {
       daemon_->stop();
     }
     daemon_.reset();
+    // Under ACIS_SANITIZE the daemon's own reports (leaks at exit included) land in its stderr.
+    const auto err = read_file(dir_ + "/daemon.stderr");
+    EXPECT_EQ(err.find("Sanitizer"), std::string::npos) << err;
+    EXPECT_EQ(err.find("runtime error:"), std::string::npos) << err;
     // Whatever a runbook step left behind (the daemon should have killed it: asserted where
     // it matters), so that no helper outlives the test.
     for (pid_t pid : processes_with(dir_ + "/")) ::kill(pid, SIGKILL);

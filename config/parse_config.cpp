@@ -912,7 +912,9 @@ class walker {
     field(j, ptr, "password_env", pg.password_env, [&](const json& v, const std::string& p) {
       auto s = string(v, p);
       if (s && !is_env_name(*s)) {
-        fault(p, "expected an environment variable name like \"PGPASSWORD\", got " + quote(*s));
+        // Not echoed: a value that is not a variable name may be the password itself.
+        fault(p, "expected the name of an environment variable holding the password, like "
+                 "\"PGPASSWORD\" (the value given is not shown: it may be a secret)");
         return std::optional<std::string>();
       }
       return s;

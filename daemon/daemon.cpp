@@ -856,10 +856,17 @@ class healthd {
     if (i.state != incident_state::resolved) wanting_.try_emplace(i.id, ref);
   }
 
-  void poke_remediation() { remediation_timer_.cancel(); }
+  // Wakes the remediation loop. A runbook that finishes without ever suspending (a refused
+  // step, a dry run) finishes inside the loop's own pass, before the loop waits: the flag makes
+  // that pass go round again instead of sleeping until a wakeup nobody scheduled.
+  void poke_remediation() {
+    remediation_poked_ = true;
+    remediation_timer_.cancel();
+  }
 
   asio::awaitable<void> remediation_loop() {
     while (!stopping_) {
+      remediation_poked_ = false;
       const auto now = wall_clock::now();
       if (maintenance_ && maintenance_until_ && now >= *maintenance_until_) end_maintenance("the maintenance window ended");
       for (auto it = wanting_.begin(); it != wanting_.end();) {
@@ -889,6 +896,12 @@ class healthd {
           case remediation::decision::kind::wait:
             break;
         }
+      }
+      if (remediation_poked_) {
+        // Something changed during this pass: go round again, after letting the loop's other
+        // work run (so that even a pass that always pokes cannot starve the checks).
+        co_await asio::post(ioc_, asio::use_awaitable);
+        continue;
       }
       auto next = policy_.next_wakeup();
       if (maintenance_until_ && (!next || *maintenance_until_ < *next)) next = maintenance_until_;
@@ -990,7 +1003,11 @@ class healthd {
     };
     auto result = co_await remediation::run_runbook_steps(rb, ctx, obs);
     const bool ok = result.ok;
-    std::string failure = result.stopped ? "cut off by the daemon stopping" : result.failure;
+    // A step cancelled by the stop comes back as an ordinary failed step: say why it failed.
+    std::string failure = result.stopped || stopping_
+                              ? "cut off by the daemon stopping" +
+                                    (result.failure.empty() ? std::string() : " (" + result.failure + ")")
+                              : result.failure;
     const std::string outcome = dry ? "dry_run" : ok ? "success" : "failure";
     metrics_.remediation_run(ref.runbook, outcome);
     annotate(ref.id, "remediation_finished", (ok ? "success" : "failure: " + failure));
@@ -1243,6 +1260,7 @@ class healthd {
   asio::steady_timer remediation_timer_;
   remediation::remediation_policy policy_;
   std::map<std::string, remediation::incident_ref> wanting_;
+  bool remediation_poked_ = false;
   bool maintenance_ = false;
   std::string maintenance_reason_;
   std::optional<wall_clock::time_point> maintenance_until_;

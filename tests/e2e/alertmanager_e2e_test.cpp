@@ -66,6 +66,14 @@ class alertmanager_e2e : public acis::test::daemon_fixture {
     worker_.reset();  // SIGKILL, reaped
     if (am_) am_->stop(2s);
     am_.reset();
+    if (daemon_) daemon_->stop();  // SIGTERM: a clean exit, so that LSan reports at exit
+    daemon_.reset();
+    // Under ACIS_SANITIZE the daemon's own reports (leaks at exit included) land in its stderr.
+    if (!dir_.empty()) {
+      const auto err = read_file(dir_ + "/daemon.stderr");
+      EXPECT_EQ(err.find("Sanitizer"), std::string::npos) << err;
+      EXPECT_EQ(err.find("runtime error:"), std::string::npos) << err;
+    }
     daemon_fixture::TearDown();
   }
 

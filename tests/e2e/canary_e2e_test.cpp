@@ -123,6 +123,18 @@ class canary_e2e : public acis::test::platform_fixture {
  protected:
   canary_e2e() : platform_fixture(acis::test::build_paths(), "acis-canary") {}
 
+  void TearDown() override {
+    if (daemon_) daemon_->stop();  // SIGTERM: a clean exit, so that LSan reports at exit
+    daemon_.reset();
+    // Under ACIS_SANITIZE the daemon's own reports (leaks at exit included) land in its stderr.
+    if (!dir_.empty()) {
+      const auto err = read_file(dir_ + "/daemon.stderr");
+      EXPECT_EQ(err.find("Sanitizer"), std::string::npos) << err;
+      EXPECT_EQ(err.find("runtime error:"), std::string::npos) << err;
+    }
+    platform_fixture::TearDown();
+  }
+
   // Every place the daemon said something, by name. Empty texts are refused (a surface that
   // could not be read would pass the search trivially).
   void add_surface(const std::string& name, const std::string& text) {

@@ -423,3 +423,32 @@ TEST_F(canary_e2e, password_put_in_password_env_is_not_echoed) {
   EXPECT_EQ(run.status, 2) << run.output;
   EXPECT_EQ(find_leaks(run.output, pw_canary), "") << "`run` output:\n" << run.output;
 }
+
+// Credentials written into a check's URL (user info: `https://user:password@host/`) are refused
+// without being echoed back, whichever rule refuses the URL first (https, a space, user info):
+// by check-config and by a SIGHUP reload, whose config_reload_failed lands in the log.
+TEST_F(canary_e2e, credentials_in_a_refused_url_are_not_echoed) {
+  const std::string config_file = dir_ + "/healthd.json";
+  start_daemon("url.log");
+  ASSERT_FALSE(HasFatalFailure());
+
+  json bad = cfg_;
+  bad["checks"].push_back({{"name", "https_creds"}, {"type", "http"},
+                           {"url", "https://ops:" + pw_canary + "@127.0.0.1:8443/health"}});
+  bad["checks"].push_back({{"name", "spaced_creds"}, {"type", "http"},
+                           {"url", "http://ops:" + pw_canary + "@127.0.0.1:8000/health check"}});
+  bad["checks"].push_back({{"name", "plain_creds"}, {"type", "http"},
+                           {"url", "http://ops:" + pw_canary + "@127.0.0.1:8000/health"}});
+  std::ofstream(config_file) << bad.dump(2);
+
+  auto cc = run_command({paths_.daemon_bin(), "check-config", "--config", config_file}, dir_ + "/cc.out");
+  EXPECT_EQ(cc.status, 2) << cc.output;
+  for (const std::string p : {"/checks/4/url", "/checks/5/url", "/checks/6/url"})
+    EXPECT_NE(cc.output.find(p), std::string::npos) << p << "\n" << cc.output;
+  EXPECT_EQ(find_leaks(cc.output, pw_canary), "") << "check-config output:\n" << cc.output;
+
+  daemon_->signal(SIGHUP);
+  auto failed = wait_for_event(log_, event_with("config_reload_failed"), 20s);
+  ASSERT_TRUE(failed) << daemon_output();
+  EXPECT_EQ(find_leaks(read_file(log_), pw_canary), "") << "daemon log after the reload";
+}

@@ -1067,9 +1067,12 @@ class healthd {
   std::optional<http_reply> authorize(const http_request_view& r) const {
     if (!control_token_)
       return http_reply{403, "text/plain", "control endpoints are disabled (daemon.control_token_file is null)\n"};
-    const std::string prefix = "Bearer ";
-    if (r.authorization.rfind(prefix, 0) != 0)
-      return http_reply{401, "text/plain", "a bearer token is required\n"};
+    // The scheme is case-insensitive (RFC 9110 11.1); the token is not.
+    const std::string prefix = "bearer ";
+    const bool bearer = r.authorization.size() > prefix.size() &&
+                        std::equal(prefix.begin(), prefix.end(), r.authorization.begin(),
+                                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+    if (!bearer) return http_reply{401, "text/plain", "a bearer token is required\n"};
     if (!constant_time_equal(std::string_view(r.authorization).substr(prefix.size()), *control_token_))
       return http_reply{403, "text/plain", "wrong token\n"};
     return std::nullopt;

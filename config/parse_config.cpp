@@ -206,22 +206,36 @@ bool is_host_port(std::string_view s, int min_port) {
 }
 
 // The reason an http URL is unusable, or nullopt when it is fine.
+// The URL as an error may show it: user info ("user:password@") replaced by "***@", so that a
+// refused URL never echoes a credential.
+std::string shown_url(std::string_view url) {
+  const auto sep = url.find("://");
+  const auto start = sep == std::string_view::npos ? 0 : sep + 3;
+  const auto end = url.find_first_of("/?#", start);
+  const auto authority = url.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+  const auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, start)) + "***" + std::string(url.substr(start + at));
+}
+
 std::optional<std::string> url_problem(std::string_view url) {
   constexpr std::string_view scheme = "http://";
+  const std::string shown = shown_url(url);
+  if (shown != url)
+    return "user info in the url is not supported (credentials do not belong in the config), got " +
+           quote(shown);
   if (lower(url.substr(0, 8)) == "https://")
     return "https is not supported (the daemon speaks plain http to local endpoints); use an "
            "http:// url, got " +
-           quote(url);
+           quote(shown);
   if (lower(url.substr(0, scheme.size())) != scheme)
-    return "expected a URL starting with \"http://\", got " + quote(url);
+    return "expected a URL starting with \"http://\", got " + quote(shown);
   if (std::any_of(url.begin(), url.end(), [](char c) {
         return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
       }))
-    return "a URL must not contain spaces or control characters, got " + quote(url);
+    return "a URL must not contain spaces or control characters, got " + quote(shown);
   auto rest = url.substr(scheme.size());
   auto authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (authority.find('@') != std::string_view::npos)
-    return "user info in the url is not supported (credentials do not belong in the config)";
   bool ok;
   auto colon = authority.rfind(':');
   if (!authority.empty() && authority.front() == '[') {
@@ -235,7 +249,7 @@ std::optional<std::string> url_problem(std::string_view url) {
   } else {
     ok = is_host(authority);
   }
-  if (!ok) return "expected a URL like \"http://127.0.0.1:8000/health\", got " + quote(url);
+  if (!ok) return "expected a URL like \"http://127.0.0.1:8000/health\", got " + quote(shown);
   return std::nullopt;
 }
 

@@ -337,9 +337,15 @@ class healthd {
       metrics_.schedule_lag(steady::now() - st.due);
       slot->running_since = steady::now();
       const auto gen = slot->gen;  // the definition this attempt runs with
+      ++attempts_in_flight_;
       auto results = co_await attempt(*slot->check, *slot->cfg);
+      --attempts_in_flight_;
       slot->running_since.reset();
-      if (stopping_ || slot->retired) co_return;
+      if (stopping_) {
+        maybe_finish_stop();
+        co_return;
+      }
+      if (slot->retired) co_return;
       ++slot->runs;
       handle_results(*slot->cfg, results);
       st = st.next(steady::now(), slot->policy, tracker_->transition_pending(slot->cfg->name),
@@ -623,25 +629,33 @@ class healthd {
     sla_timer_.cancel();
     remediation_timer_.cancel();
     signals_.cancel();
-    if (run_cancel_.empty()) {
+    if (run_cancel_.empty() && attempts_in_flight_ == 0) {
       finish_stop();
       return;
     }
     // Running steps get SIGTERM now and SIGKILL after their grace (process_runner); their
-    // attempts are journaled as cut off. A backstop bounds the wait whatever a step does.
+    // attempts are journaled as cut off. Check attempts in flight end within their timeout
+    // (their backstop timer): the loop stops when both are done, so that no operation is
+    // abandoned mid-flight (an abandoned `||` group is a reference cycle that leaks). A
+    // backstop bounds the wait whatever a step does.
     std::chrono::milliseconds longest{0};
     for (const auto& [_, rb] : cfg().runbooks)
       for (const auto& st : rb.steps)
         if (const auto* r = std::get_if<config::run_step>(&st.action)) longest = std::max(longest, r->grace);
+    for (const auto& c : cfg().checks) longest = std::max(longest, c.timeout);
     stop_backstop_.expires_after(longest + std::chrono::seconds(10));
     stop_backstop_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      log_.warn("daemon_stop_forced", {{"reason", "runbook steps did not end within their grace"},
+      log_.warn("daemon_stop_forced", {{"reason", "runbook steps or check attempts did not end in time"},
                                        {"running_runbooks", run_cancel_.size()}});
       finish_stop();
     });
     auto signals = run_cancel_;  // emit() completes handlers that erase from run_cancel_
     for (auto& [_, sig] : signals) sig->emit(asio::cancellation_type::terminal);
+  }
+
+  void maybe_finish_stop() {
+    if (stopping_ && run_cancel_.empty() && attempts_in_flight_ == 0) finish_stop();
   }
 
   void finish_stop() {
@@ -930,7 +944,7 @@ class healthd {
                        }
                      }
                      run_cancel_.erase(id);
-                     if (stopping_ && run_cancel_.empty()) finish_stop();
+                     maybe_finish_stop();
                    }));
   }
 
@@ -1264,6 +1278,7 @@ class healthd {
   remediation::remediation_policy policy_;
   std::map<std::string, remediation::incident_ref> wanting_;
   bool remediation_poked_ = false;
+  int attempts_in_flight_ = 0;  // scheduled check attempts running now (stop waits for them)
   bool maintenance_ = false;
   std::string maintenance_reason_;
   std::optional<wall_clock::time_point> maintenance_until_;

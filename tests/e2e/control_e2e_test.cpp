@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -361,4 +362,29 @@ TEST_F(control_e2e, retry_runs_an_escalated_incident_again) {
   auto after = incident(id);
   EXPECT_EQ(after["state"], "escalated") << after.dump();
   EXPECT_TRUE(after["resolved_at"].is_null());
+}
+
+// A maintenance window with an end time ends by itself: maintenance_ended with the window's
+// reason arrives at `until` (not before), and /status says maintenance is off again; a lowercase
+// "bearer" scheme is accepted (the scheme is case-insensitive, the token is not).
+TEST_F(control_auth_e2e, maintenance_window_ends_by_itself_at_until) {
+  start_daemon("window.log");
+  const auto until = std::chrono::system_clock::now() + std::chrono::seconds(3);
+  const std::time_t t = std::chrono::system_clock::to_time_t(until);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  auto on = call("POST", "/maintenance", "bearer " + token,
+                 json{{"reason", "short window"}, {"until", stamp}}.dump());
+  ASSERT_EQ(on.status, 200) << on.body;
+  ASSERT_TRUE(wait_for_event(log_, event_with("maintenance_started"), 5s)) << daemon_output();
+  EXPECT_EQ(get_json("/status")["maintenance"], true);
+  auto ended = wait_for_event(log_, event_with("maintenance_ended"), 20s);
+  ASSERT_TRUE(ended) << daemon_output();
+  EXPECT_NE(ended->value("reason", "").find("window ended"), std::string::npos) << ended->dump();
+  // Not before the window's end (the stamp has whole seconds, so allow its truncation).
+  const auto at = std::chrono::system_clock::now();
+  EXPECT_GE(at, until - std::chrono::seconds(1));
+  EXPECT_EQ(get_json("/status")["maintenance"], false);
 }

@@ -1,5 +1,7 @@
 #include "daemon/incident_report.hpp"
 
+#include "checks/text.hpp"
+
 #include <algorithm>
 #include <string_view>
 #include <variant>
@@ -9,32 +11,9 @@ namespace acis::daemon {
 
 namespace {
 
+using checks::one_line;
 using std::chrono::milliseconds;
 
-// One line of text: ASCII and C1 control characters and U+2028/U+2029 become spaces, so
-// nothing taken from a check result or the config can start a new markdown line.
-std::string one_line(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t k = 0; k < s.size(); ++k) {
-    const auto c = static_cast<unsigned char>(s[k]);
-    if (c < 0x20 || c == 0x7f) {
-      out.push_back(' ');
-    } else if (c == 0xc2 && k + 1 < s.size() && static_cast<unsigned char>(s[k + 1]) >= 0x80 &&
-               static_cast<unsigned char>(s[k + 1]) <= 0x9f) {
-      out.push_back(' ');  // C1 control, e.g. U+0085 NEXT LINE
-      ++k;
-    } else if (c == 0xe2 && k + 2 < s.size() && static_cast<unsigned char>(s[k + 1]) == 0x80 &&
-               (static_cast<unsigned char>(s[k + 2]) == 0xa8 ||
-                static_cast<unsigned char>(s[k + 2]) == 0xa9)) {
-      out.push_back(' ');  // LINE / PARAGRAPH SEPARATOR
-      k += 2;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
-}
 
 std::string clock_time(time_point t) { return format_rfc3339(t).substr(11, 8); }  // HH:MM:SS
 std::string date_of(time_point t) { return format_rfc3339(t).substr(0, 10); }      // YYYY-MM-DD

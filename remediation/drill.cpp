@@ -32,6 +32,7 @@
 
 #include "checks/check.hpp"
 #include "checks/http_client.hpp"
+#include "checks/text.hpp"
 #include "checks/metadata_rules.hpp"
 #include "remediation/process_runner.hpp"
 #include "remediation/runbook_runner.hpp"
@@ -114,31 +115,7 @@ std::map<std::string, drill_record> latest_drills(const fs::path& drills_dir) {
 
 namespace {
 
-// One line of text: ASCII and C1 control characters and U+2028/U+2029 become spaces, so that
-// nothing taken from the config or a step's result can start a line (a forged markdown heading
-// or table row) or send a terminal escape sequence.
-std::string one_line(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t k = 0; k < s.size(); ++k) {
-    const auto c = static_cast<unsigned char>(s[k]);
-    if (c < 0x20 || c == 0x7f) {
-      out.push_back(' ');
-    } else if (c == 0xc2 && k + 1 < s.size() && static_cast<unsigned char>(s[k + 1]) >= 0x80 &&
-               static_cast<unsigned char>(s[k + 1]) <= 0x9f) {
-      out.push_back(' ');  // C1 control, e.g. U+009B (CSI)
-      ++k;
-    } else if (c == 0xe2 && k + 2 < s.size() && static_cast<unsigned char>(s[k + 1]) == 0x80 &&
-               (static_cast<unsigned char>(s[k + 2]) == 0xa8 ||
-                static_cast<unsigned char>(s[k + 2]) == 0xa9)) {
-      out.push_back(' ');  // LINE / PARAGRAPH SEPARATOR
-      k += 2;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
-}
+using checks::one_line;
 
 // A markdown table cell: one line, '|' escaped so that it cannot add a column.
 std::string cell(std::string_view s) {

@@ -325,4 +325,145 @@ policy_snapshot remediation_policy::snapshot(time_point now) const {
   return s;
 }
 
+// ---- durable state -----------------------------------------------------------------------
+
+namespace {
+
+using json = nlohmann::json;
+
+json time_json(const std::optional<time_point>& t) {
+  if (!t) return nullptr;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+}
+
+std::optional<time_point> time_from(const json& j) {
+  if (!j.is_number_integer()) return std::nullopt;
+  return time_point(std::chrono::duration_cast<time_point::duration>(
+      std::chrono::milliseconds(j.get<std::int64_t>())));
+}
+
+json times_json(const std::deque<time_point>& ts) {
+  json a = json::array();
+  for (auto t : ts) a.push_back(time_json(t));
+  return a;
+}
+
+std::deque<time_point> times_from(const json& j) {
+  std::deque<time_point> out;
+  if (!j.is_array()) return out;
+  for (const auto& v : j)
+    if (auto t = time_from(v)) out.push_back(*t);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<std::string> string_from(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+nlohmann::json remediation_policy::save() const {
+  json runbooks = json::object();
+  for (const auto& [name, st] : runbook_state_) {
+    runbooks[name] = {{"running", st.running_incident ? json(*st.running_incident) : json(nullptr)},
+                      {"last_start", time_json(st.last_run_start)},
+                      {"last_end", time_json(st.last_run_end)},
+                      {"last_incident", st.last_run_incident ? json(*st.last_run_incident) : json(nullptr)},
+                      {"starts", times_json(st.starts)}};
+  }
+  json holds = json::array();
+  for (const auto& [key, count] : give_ups_)
+    holds.push_back({{"runbook", std::get<0>(key)}, {"check", std::get<1>(key)},
+                     {"target", std::get<2>(key)}, {"give_ups", count}});
+  json incidents = json::object();
+  for (const auto& [id, inc] : incidents_) {
+    if (inc.attempts == 0 && !inc.gave_up && !inc.running) continue;
+    incidents[id] = {{"runbook", inc.ref.runbook},
+                     {"check", inc.ref.check},
+                     {"target", inc.ref.target},
+                     {"attempts", inc.attempts},
+                     {"running", inc.running},
+                     {"gave_up", inc.gave_up},
+                     {"operator_cleared", inc.operator_cleared},
+                     {"last_end", time_json(inc.last_end)},
+                     {"last_success", inc.last_success ? json(*inc.last_success) : json(nullptr)}};
+  }
+  return {{"runbooks", std::move(runbooks)},
+          {"global_starts", times_json(global_starts_)},
+          {"holds", std::move(holds)},
+          {"incidents", std::move(incidents)}};
+}
+
+bool remediation_policy::restore(const nlohmann::json& state) {
+  if (!state.is_object() || !state.contains("runbooks") || !state["runbooks"].is_object())
+    return false;
+  std::map<std::string, runbook_entry, std::less<>> runbooks;
+  for (const auto& [name, j] : state["runbooks"].items()) {
+    if (!j.is_object()) continue;
+    runbook_entry e;
+    e.running_incident = string_from(j, "running");
+    e.last_run_start = time_from(j.value("last_start", json()));
+    e.last_run_end = time_from(j.value("last_end", json()));
+    e.last_run_incident = string_from(j, "last_incident");
+    e.starts = times_from(j.value("starts", json()));
+    runbooks[name] = std::move(e);
+  }
+  std::map<target_key, int> holds;
+  if (auto h = state.find("holds"); h != state.end() && h->is_array())
+    for (const auto& j : *h) {
+      if (!j.is_object()) continue;
+      auto rb = string_from(j, "runbook"), c = string_from(j, "check"), t = string_from(j, "target");
+      const auto n = j.value("give_ups", json());
+      if (rb && c && t && n.is_number_integer() && n.get<int>() > 0) holds[{*rb, *c, *t}] = n.get<int>();
+    }
+  std::map<std::string, incident_entry, std::less<>> incidents;
+  if (auto is = state.find("incidents"); is != state.end() && is->is_object())
+    for (const auto& [id, j] : is->items()) {
+      if (!j.is_object()) continue;
+      incident_entry e;
+      e.ref = {id, string_from(j, "runbook").value_or(""), string_from(j, "check").value_or(""),
+               string_from(j, "target").value_or("")};
+      const auto attempts = j.value("attempts", json());
+      e.attempts = attempts.is_number_integer() ? std::max(0, attempts.get<int>()) : 0;
+      e.running = j.value("running", json()).is_boolean() && j["running"].get<bool>();
+      e.gave_up = j.value("gave_up", json()).is_boolean() && j["gave_up"].get<bool>();
+      e.operator_cleared = j.value("operator_cleared", json()).is_boolean() && j["operator_cleared"].get<bool>();
+      e.last_end = time_from(j.value("last_end", json()));
+      if (auto ls = j.value("last_success", json()); ls.is_boolean()) e.last_success = ls.get<bool>();
+      incidents[id] = std::move(e);
+    }
+  // A runbook's run in progress and its incident agree, whatever the file says.
+  for (auto& [name, rb] : runbooks) {
+    if (!rb.running_incident) continue;
+    auto it = incidents.find(*rb.running_incident);
+    if (it == incidents.end()) {
+      incident_entry e;
+      e.ref = {*rb.running_incident, name, "", ""};
+      e.attempts = 1;
+      it = incidents.emplace(*rb.running_incident, std::move(e)).first;
+    }
+    it->second.running = true;
+  }
+  for (auto& [id, inc] : incidents) {
+    if (!inc.running) continue;
+    auto rb = runbooks.find(inc.ref.runbook);
+    if (rb == runbooks.end() || rb->second.running_incident != id) inc.running = false;
+  }
+  runbook_state_ = std::move(runbooks);
+  give_ups_ = std::move(holds);
+  incidents_ = std::move(incidents);
+  global_starts_ = times_from(state.value("global_starts", json()));
+  return true;
+}
+
+std::vector<incident_ref> remediation_policy::running() const {
+  std::vector<incident_ref> out;
+  for (const auto& [id, inc] : incidents_)
+    if (inc.running) out.push_back(inc.ref);
+  return out;
+}
+
 }  // namespace acis::remediation

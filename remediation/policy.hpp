@@ -176,6 +176,17 @@ class remediation_policy {
 
   policy_snapshot snapshot(time_point now) const;
 
+  // The durable state (journaled by the engine, restored after a restart): per runbook the
+  // run in progress, the last run and the starts of the rolling hour; the global starts; the
+  // hold counts; and every incident that has used attempts or gave up. Time points as
+  // milliseconds since the epoch. Restoring keeps a run that was in progress as running: the
+  // engine ends what is left of it and calls finished(success=false).
+  nlohmann::json save() const;
+  // False (and nothing changed) when `state` is not a saved state.
+  bool restore(const nlohmann::json& state);
+  // Incidents whose run is in progress.
+  std::vector<incident_ref> running() const;
+
   // min(backoff * 2^(attempts-1), backoff_max): the pause after attempt number `attempts`.
   static config::duration backoff_after(const config::runbook_config& rb, int attempts);
 

@@ -332,6 +332,7 @@ class process_op : public std::enable_shared_from_this<process_op> {
       return false;
     }
     pid_ = pid;
+    if (spec_.on_started) spec_.on_started(pid);
     write_end.reset();  // the children hold the only write ends: EOF once they are all gone
 
     error_code ec;

@@ -44,6 +44,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -63,6 +64,10 @@ struct process_spec {
   std::chrono::milliseconds timeout{60000};
   std::chrono::milliseconds grace{5000};
   std::size_t output_limit = 64 * 1024;        // bytes of stdout+stderr kept
+  // Called on the event loop right after the child started, with its pid (= its process
+  // group id), so that the caller can record the group (a daemon restarted after a crash ends
+  // what its predecessor left running: leftover_group.hpp).
+  std::function<void(int pid)> on_started;
 };
 
 struct process_outcome {

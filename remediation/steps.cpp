@@ -127,6 +127,7 @@ asio::awaitable<step_outcome> run_step_impl(const config::run_step& r, const ste
   spec.search_path = r.search_path;
   spec.timeout = r.timeout;
   spec.grace = r.grace;
+  spec.on_started = ctx.on_process_started;
   step_outcome o;
   o.resolved = nlohmann::json(spec.argv).dump();
   if (ctx.dry_run) {

@@ -43,6 +43,8 @@ struct step_context {
                                                     const std::string& target,
                                                     std::chrono::milliseconds within)>
       verify;
+  // Optional: told the pid (= process group id) of a `run` step's child as soon as it runs.
+  std::function<void(int pid)> on_process_started;
 };
 
 struct step_outcome {

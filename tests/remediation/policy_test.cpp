@@ -539,3 +539,101 @@ TEST(remediation_policy, huge_durations_saturate) {
   d = p.decide(inc("INC-2", "restart_api", "api", "eu"), normal, now);
   EXPECT_EQ(d.not_before, time_point::max());
 }
+
+// ---- durable state (journaled by the engine, restored after a restart) --------------------
+
+// A policy restored from save() keeps the cooldown, the rolling-hour caps and the attempt
+// count of an open incident: a flapping target under daemon restarts is not run more often
+// than without them.
+TEST(policy_state, cooldown_caps_and_attempts_survive_restore) {
+  policy_limits limits;
+  limits.runbook_runs_per_hour = 3;
+  limits.global_runs_per_hour = 20;
+  const auto rbs = runbooks({runbook("restart_api", 2, 30s, 10min, 10min)});
+  remediation_policy before(rbs, limits);
+  auto now = t0;
+  run_once(before, inc("INC-000001"), now, true);
+  before.incident_closed("INC-000001", now);  // the episode ended
+  now += 1min;
+  auto state = before.save();
+
+  remediation_policy after(rbs, limits);
+  ASSERT_TRUE(after.restore(state));
+  // A new incident of the same runbook waits out the cooldown of the last run, as before.
+  auto d1 = before.decide(inc("INC-000003"), normal, now);
+  auto d2 = after.decide(inc("INC-000003"), normal, now);
+  EXPECT_EQ(d1.what, kind::wait);
+  EXPECT_EQ(d2.what, d1.what);
+  EXPECT_EQ(d2.not_before, d1.not_before);
+  EXPECT_EQ(d2.reason, d1.reason);
+  EXPECT_EQ(after.snapshot(now).runbooks.at(0).runs_last_hour, before.snapshot(now).runbooks.at(0).runs_last_hour);
+  EXPECT_EQ(after.save()["runbooks"], state["runbooks"]);
+}
+
+// The hourly cap is counted across a restart: 3 starts before, none more within the hour.
+TEST(policy_state, hourly_cap_survives_restore) {
+  policy_limits limits;
+  limits.runbook_runs_per_hour = 3;
+  const auto rbs = runbooks({runbook("restart_api", 1, 1s, 1s, 0s)});
+  remediation_policy p(rbs, limits);
+  auto now = t0;
+  for (int k = 1; k <= 3; ++k) {
+    auto id = "INC-00000" + std::to_string(k);
+    run_once(p, inc(id), now, true);
+    p.incident_closed(id, now);
+    now += 1min;
+  }
+  remediation_policy q(rbs, limits);
+  ASSERT_TRUE(q.restore(p.save()));
+  auto d = q.decide(inc("INC-000009"), normal, now);
+  EXPECT_EQ(d.what, kind::wait);
+  EXPECT_NE(d.reason.find("rate limit"), std::string::npos) << d.reason;
+  ASSERT_TRUE(d.not_before.has_value());
+  EXPECT_EQ(*d.not_before, t0 + 1h);
+}
+
+// The hold (give-ups in a row) survives a restore: the next incident of that target is held.
+TEST(policy_state, hold_survives_restore) {
+  policy_limits limits;
+  limits.give_ups_before_hold = 1;
+  const auto rbs = runbooks({runbook("restart_api", 1, 1s, 1s, 0s)});
+  remediation_policy p(rbs, limits);
+  auto now = t0;
+  run_once(p, inc("INC-000001"), now, false);
+  EXPECT_EQ(p.decide(inc("INC-000001"), normal, now).what, kind::give_up);
+  p.incident_closed("INC-000001", now);
+  remediation_policy q(rbs, limits);
+  ASSERT_TRUE(q.restore(p.save()));
+  auto d = q.decide(inc("INC-000002"), normal, now + 1min);
+  EXPECT_EQ(d.what, kind::give_up);
+  EXPECT_NE(d.reason.find("held"), std::string::npos) << d.reason;
+}
+
+// A run in progress when the state was saved is restored as running: the runbook stays busy
+// (no second run at once) until the engine finishes it as failed; the attempt counts.
+TEST(policy_state, run_in_progress_restored_as_running) {
+  const auto rbs = runbooks({runbook("restart_api", 3, 30s, 10min, 0s)});
+  remediation_policy p(rbs);
+  auto now = t0;
+  ASSERT_EQ(p.decide(inc("INC-000001"), normal, now).what, kind::run);
+  ASSERT_TRUE(p.started(inc("INC-000001"), now));
+  remediation_policy q(rbs);
+  ASSERT_TRUE(q.restore(p.save()));
+  ASSERT_EQ(q.running().size(), 1u);
+  EXPECT_EQ(q.running()[0].id, "INC-000001");
+  EXPECT_EQ(q.decide(inc("INC-000002", "restart_api", "api2"), normal, now).what, kind::wait);
+  EXPECT_EQ(q.decide(inc("INC-000001"), normal, now).what, kind::wait);
+  EXPECT_TRUE(q.finished("INC-000001", false, now + 1s));
+  auto d = q.decide(inc("INC-000001"), normal, now + 1s);
+  EXPECT_EQ(d.what, kind::wait);  // backoff after attempt 1
+  EXPECT_EQ(d.attempt, 2);
+}
+
+// Something that is not a saved state changes nothing.
+TEST(policy_state, garbage_is_refused) {
+  remediation_policy p(runbooks({runbook("restart_api")}));
+  EXPECT_FALSE(p.restore(nlohmann::json::array()));
+  EXPECT_FALSE(p.restore({{"runbooks", 3}}));
+  EXPECT_TRUE(p.restore({{"runbooks", nlohmann::json::object()}, {"global_starts", "x"}, {"holds", 5}}));
+  EXPECT_EQ(p.decide(inc("INC-000001"), normal, t0).what, kind::run);
+}

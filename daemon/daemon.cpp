@@ -12,6 +12,8 @@
 #include <cctype>
 #include <deque>
 #include <fstream>
+#include <future>
+#include <thread>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -45,6 +47,7 @@
 #include "daemon/status_page.hpp"
 #include "daemon/schedule.hpp"
 #include "remediation/drill.hpp"
+#include "remediation/leftover_group.hpp"
 #include "remediation/policy.hpp"
 #include "remediation/process_runner.hpp"
 #include "remediation/rollback_model.hpp"
@@ -160,7 +163,23 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-// One configured check and its schedule.
+// Joins the pool's threads, giving up after `budget` (the threads are then left running: the
+// caller must leave the process).
+bool join_within(asio::thread_pool& pool, std::chrono::seconds budget) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto f = done->get_future();
+  std::thread joiner([&pool, done] {
+    pool.join();
+    done->set_value();
+  });
+  if (f.wait_for(budget) != std::future_status::ready) {
+    joiner.detach();
+    return false;
+  }
+  joiner.join();
+  return true;
+}
+
 // One scheduled check. A reload may keep the slot (the check is unchanged: its instance keeps
 // its state, e.g. a log_pattern check's position) or retire it (removed or changed: the runner
 // ends after its attempt in flight, whose results are then dropped).
@@ -228,30 +247,43 @@ class healthd {
     tracker_.emplace(std::move(policies), cfg().response_times, started);
     try {
       journal_.emplace(cfg().daemon.state_dir + "/incidents.jsonl");
-      auto replay = journal_->replay();
+      if (const char* v = std::getenv("ACIS_HEALTHD_JOURNAL_COMPACT_ABOVE")) {
+        // Tests only: compact a small journal, to see compaction while running.
+        journal_->compact_above(std::strtoull(v, nullptr, 10));
+        log_.warn("test_hook_enabled", {{"hook", "ACIS_HEALTHD_JOURNAL_COMPACT_ABOVE"}, {"value", v}});
+      }
+      auto replay = journal_->open();
       for (const auto& w : replay.warnings)
         log_.warn("journal_recovered", {{"reason", w}, {"path", journal_->path()}});
       tracker_->restore(replay.open, replay.next_seq);
+      start_journal();
+      // Ids are handed out only from a journaled block: no restart can give an id twice.
+      reserve_ids(true);
       // Incidents of checks no longer configured are resolved ("check removed") and journaled.
       std::vector<check_policy> again;
       for (const auto& c : cfg().checks) again.push_back(check_policy::from_config(c));
       pending_restore_events_ = tracker_->reconfigure(std::move(again), started);
       for (auto& r : replay.resolved) remember_resolved(std::move(r));
+      const bool have_state = replay.state && restore_engine_state(*replay.state, started);
       for (const auto* inc : tracker_->open_incidents()) {
         log_.info("incident_restored", incident_fields(*inc));
-        restore_remediation(*inc, started);
+        restore_remediation(*inc, started, have_state);
       }
+      if (have_state) end_cut_off_runs(started);
     } catch (const std::exception& e) {
       log_.error("daemon_failed", {{"reason", std::string("incident journal: ") + e.what()}});
       return 3;
     }
+    // Delivered (log, metrics, Alertmanager, reports, remediation) once committed, like any
+    // other change: the notifier below is running by then.
     apply(std::move(pending_restore_events_));
     update_open_gauge();
 
     try {
       server_ = std::make_unique<http_server>(
           ioc_.get_executor(), cfg().daemon.listen,
-          [this](const http_request_view& r) { return route(r); });
+          [this](const http_request_view& r) { return route(r); },
+          [this](const std::string& what) { log_.error("internal_error", {{"reason", "http: " + what}}); });
     } catch (const std::exception& e) {
       log_.error("daemon_failed", {{"reason", e.what()}});
       return 3;
@@ -293,6 +325,14 @@ class healthd {
     start_watchdog();
     sd_notify(0, "READY=1");
     ioc_.run();
+    // A pool thread stuck in the file system (a frozen disk under a check) must not keep the
+    // process past the stop budget.
+    pool_.stop();
+    if (hard_exit_ || !join_within(pool_, std::chrono::seconds(5))) {
+      if (!hard_exit_) log_.error("daemon_stop_forced", {{"reason", "a blocking check is stuck; leaving without it"}});
+      std::fflush(stdout);
+      std::_Exit(exit_code_);
+    }
     return exit_code_;
   }
 
@@ -658,8 +698,23 @@ class healthd {
     if (stopping_ && run_cancel_.empty() && attempts_in_flight_ == 0) finish_stop();
   }
 
+  // The journal is flushed before the process goes: what is queued is committed (tried for a
+  // few seconds if the disk refuses). A writer stuck in a frozen file system does not keep the
+  // process: run() leaves without waiting for it.
   void finish_stop() {
     stop_backstop_.cancel();
+    if (journal_) {
+      const bool ended = journal_->stop(steady::now() + std::chrono::seconds(5));
+      const auto st = journal_->current();
+      if (!ended) {
+        log_.error("daemon_stop_forced", {{"reason", "the journal writer is stuck in the file system"},
+                                         {"uncommitted", st.pending}, {"reports_unwritten", st.files_pending}});
+        hard_exit_ = true;
+      } else if (st.pending > 0 || st.files_pending > 0) {
+        log_.error("journal_write_failed", {{"reason", "stopping with changes the disk did not take"},
+                                            {"uncommitted", st.pending}, {"reports_unwritten", st.files_pending}});
+      }
+    }
     ioc_.stop();
   }
 
@@ -699,62 +754,147 @@ class healthd {
     return f;
   }
 
-  // Journal first (flushed), then everything that acts on the change.
+  // ---- the pipeline: journal, then everything that acts on a change ----------------------
+
+  // Every change goes to the journal first; its subscribers (log, metrics, Alertmanager,
+  // reports, remediation) see it, in order, only once it is durable (deliver()). While the
+  // disk refuses, changes wait in memory and nothing acts on them; checks go on.
   void apply(std::vector<incident_event> events) {
     if (events.empty()) return;
+    reserve_ids(false);
     const auto now = wall_clock::now();
-    for (auto& ev : events) {
-      try {
-        journal_->append(ev, now);
-      } catch (const std::exception& e) {
-        log_.error("journal_write_failed", {{"incident", ev.snapshot.id}, {"reason", e.what()}});
-      }
-      const auto& i = ev.snapshot;
-      notify(i);
-      auto fields = incident_fields(i);
-      if (ev.kind == "incident_opened") {
-        metrics_.incident_opened(i.check, i.level);
-        log_.warn(ev.kind, fields);
-        // Opened under a failing dependency: also say so with the event operators grep for.
-        if (i.state == incident_state::suppressed) log_.info("incident_suppressed", fields);
-      } else if (ev.kind == "incident_suppressed") {
-        log_.info(ev.kind, fields);
-      } else if (ev.kind == "sla_breached") {
-        metrics_.sla_breached(i.level);
-        log_.error(ev.kind, fields);
-        if (i.state == incident_state::escalated) {
-          // The response time passed with the incident escalated: the backup contact too.
-          auto esc = fields;
-          add_contacts(esc, i, now);
-          esc["reason"] = "response time passed while escalated";
-          log_.error("incident_escalated", esc);
-        }
-      } else if (ev.kind == "incident_escalated") {
-        add_contacts(fields, i, now);
-        log_.error(ev.kind, fields);
-      } else if (ev.kind == "incident_resolved") {
-        fields["duration_ms"] = ms(i.resolved_at.value_or(now) - i.opened_at);
-        fields["sla_met"] = !i.sla_breached;
-        log_.info(ev.kind, fields);
-        remember_resolved(i);
-        // A runbook still running for it (its verify step saw the recovery) finishes first, so
-        // that the report carries the whole attempt, remediation_finished included.
-        if (running_.count(i.id)) report_after_run_.insert(i.id);
-        else write_report(i);
-      } else {
-        log_.info(ev.kind, fields);
-      }
-      // An open incident whose check names a runbook asks for it; the policy decides when
-      // (a suppressed one waits for its root cause, an escalated one for an operator).
-      if (i.state == incident_state::resolved) {
-        if (wanting_.erase(i.id)) policy_.incident_closed(i.id, now);
-      } else if (const auto* c = cfg().find_check(i.check); c && c->runbook) {
-        wanting_.try_emplace(i.id, remediation::incident_ref{i.id, *c->runbook, i.check, i.target});
+    for (auto& ev : events) publish(std::move(ev), true, now);
+  }
+
+  std::uint64_t publish(incident_event ev, bool deliver, wall_clock::time_point now) {
+    const auto seq = journal_->enqueue(journal_record::for_event(ev, now));
+    pending_.push_back({seq, std::move(ev), deliver});
+    return seq;
+  }
+
+  // Incident ids come from a block whose end is journaled before any id of it is used (the
+  // reservation is queued ahead of the incidents that use it), so that ids seen by anyone
+  // survive a crash; a restart starts past the block.
+  void reserve_ids(bool at_start) {
+    constexpr std::uint64_t block = 100;
+    const auto next = tracker_->next_seq();
+    if (!at_start && next + block / 2 <= reserved_ids_) return;
+    reserved_ids_ = next + block;
+    journal_->enqueue(journal_record::reservation(reserved_ids_, wall_clock::now()));
+  }
+
+  void start_journal() {
+    incident_journal::callbacks cb;
+    cb.post = [this](std::function<void()> f) { asio::post(ioc_, std::move(f)); };
+    cb.committed = [this](std::uint64_t up_to) { on_committed(up_to); };
+    cb.failed = [this](const std::string& why) {
+      journal_error_ = why;
+      if (journal_degraded_since_) return;  // once per episode
+      journal_degraded_since_ = wall_clock::now();
+      log_.error("journal_write_failed",
+                 {{"reason", why}, {"path", journal_->path()}, {"held", journal_->current().pending},
+                  {"effect", "changes are kept in memory and not acted on until the journal takes them"}});
+    };
+    cb.note = [this](const std::string& what) {
+      log_.info("journal_compacted", {{"reason", what}, {"path", journal_->path()}});
+    };
+    cb.file_written = [this](const std::string& path) {
+      report_failures_.erase(path);
+      log_.info("incident_report_written", {{"path", path}});
+    };
+    cb.file_failed = [this](const std::string& path, const std::string& why) {
+      if (report_failures_.insert(path).second)
+        log_.error("incident_report_failed", {{"path", path}, {"reason", why}, {"retry", true}});
+    };
+    journal_->start(std::move(cb));
+  }
+
+  void on_committed(std::uint64_t up_to) {
+    committed_up_to_ = up_to;
+    if (journal_degraded_since_) {
+      log_.info("journal_write_recovered",
+                {{"path", journal_->path()}, {"degraded_ms", ms(wall_clock::now() - *journal_degraded_since_)},
+                 {"pending", journal_->current().pending}});
+      journal_degraded_since_.reset();
+      journal_error_.clear();
+    }
+    bool delivered = false;
+    while (!pending_.empty() && pending_.front().seq <= up_to) {
+      auto p = std::move(pending_.front());
+      pending_.pop_front();
+      if (p.deliver) {
+        deliver(p.ev);
+        delivered = true;
       }
     }
-    poke_remediation();
-    update_open_gauge();
-    sla_timer_.cancel();  // re-arm for the earliest deadline
+    while (!commit_waiters_.empty() && commit_waiters_.begin()->first <= up_to) {
+      auto waiters = std::move(commit_waiters_.begin()->second);
+      commit_waiters_.erase(commit_waiters_.begin());
+      for (auto& w : waiters) w->cancel();
+    }
+    if (delivered) {
+      poke_remediation();
+      update_open_gauge();
+      sla_timer_.cancel();  // re-arm for the earliest deadline
+    }
+  }
+
+  // Resumes once record `seq` is durable (or when the daemon stops: check stopping_).
+  asio::awaitable<void> committed(std::uint64_t seq) {
+    if (seq <= committed_up_to_) co_return;
+    auto t = std::make_shared<asio::steady_timer>(ioc_, steady::time_point::max());
+    commit_waiters_[seq].push_back(t);
+    co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+
+  void deliver(const incident_event& ev) {
+    const auto now = wall_clock::now();
+    const auto& i = ev.snapshot;
+    notify(i);
+    auto fields = incident_fields(i);
+    if (ev.kind == "incident_opened") {
+      metrics_.incident_opened(i.check, i.level);
+      log_.warn(ev.kind, fields);
+      // Opened under a failing dependency: also say so with the event operators grep for.
+      if (i.state == incident_state::suppressed) log_.info("incident_suppressed", fields);
+    } else if (ev.kind == "incident_suppressed") {
+      log_.info(ev.kind, fields);
+    } else if (ev.kind == "sla_breached") {
+      metrics_.sla_breached(i.level);
+      log_.error(ev.kind, fields);
+      if (i.state == incident_state::escalated) {
+        // The response time passed with the incident escalated: the backup contact too.
+        auto esc = fields;
+        add_contacts(esc, i, now);
+        esc["reason"] = "response time passed while escalated";
+        log_.error("incident_escalated", esc);
+      }
+    } else if (ev.kind == "incident_escalated") {
+      add_contacts(fields, i, now);
+      log_.error(ev.kind, fields);
+    } else if (ev.kind == "incident_resolved") {
+      fields["duration_ms"] = ms(i.resolved_at.value_or(now) - i.opened_at);
+      fields["sla_met"] = !i.sla_breached;
+      log_.info(ev.kind, fields);
+      remember_resolved(i);
+      // A runbook still running for it (its verify step saw the recovery) finishes first, so
+      // that the report carries the whole attempt, remediation_finished included.
+      if (running_.count(i.id)) report_after_run_.insert(i.id);
+      else write_report(i);
+    } else {
+      log_.info(ev.kind, fields);
+    }
+    // An open incident whose check names a runbook asks for it; the policy decides when
+    // (a suppressed one waits for its root cause, an escalated one for an operator).
+    if (i.state == incident_state::resolved) {
+      last_refusal_.erase(i.id);
+      if (wanting_.erase(i.id)) {
+        policy_.incident_closed(i.id, now);
+        journal_engine_state();
+      }
+    } else if (const auto* c = cfg().find_check(i.check); c && c->runbook) {
+      wanting_.try_emplace(i.id, remediation::incident_ref{i.id, *c->runbook, i.check, i.target});
+    }
   }
 
   std::string report_for(const incident& i) const {
@@ -773,23 +913,11 @@ class healthd {
     return render_incident_report(i, ctx);
   }
 
-  // state_dir/reports/ID.md, written whole to a temp file and renamed into place.
+  // state_dir/reports/ID.md, written whole by the journal's writer thread (temp file, fsync,
+  // rename; retried while the disk refuses; no temp file left behind).
   void write_report(const incident& i) {
-    const auto dir = std::filesystem::path(cfg().daemon.state_dir) / "reports";
-    const auto path = dir / (i.id + ".md");
-    try {
-      std::filesystem::create_directories(dir);
-      const auto tmp = dir / (i.id + ".md.tmp");
-      {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << report_for(i);
-        if (!out.flush()) throw std::runtime_error("cannot write " + tmp.string());
-      }
-      std::filesystem::rename(tmp, path);
-      log_.info("incident_report_written", {{"incident", i.id}, {"path", path.string()}});
-    } catch (const std::exception& e) {
-      log_.error("incident_report_failed", {{"incident", i.id}, {"reason", e.what()}});
-    }
+    const auto path = std::filesystem::path(cfg().daemon.state_dir) / "reports" / (i.id + ".md");
+    journal_->write_file(path.string(), report_for(i));
   }
 
   void remember_resolved(incident i) {
@@ -819,7 +947,8 @@ class healthd {
   // richer event of its own.
   // An incident that resolved while its runbook ran is no longer in the tracker: the entry goes
   // on its resolved copy (the journal keeps the newest snapshot, so it stays resolved).
-  void annotate(const std::string& id, const std::string& event, const std::string& detail) {
+  // Returns the journal sequence of the entry (0: no such incident), for committed().
+  std::uint64_t annotate(const std::string& id, const std::string& event, const std::string& detail) {
     const auto now = wall_clock::now();
     auto ev = tracker_->annotate(id, event, detail, now);
     if (!ev) {
@@ -830,12 +959,8 @@ class healthd {
         break;
       }
     }
-    if (!ev) return;
-    try {
-      journal_->append(*ev, now);
-    } catch (const std::exception& e) {
-      log_.error("journal_write_failed", {{"incident", id}, {"reason", e.what()}});
-    }
+    if (!ev) return 0;
+    return publish(std::move(*ev), false, now);
   }
 
   const incident* find_resolved(const std::string& id) const {
@@ -845,29 +970,95 @@ class healthd {
   }
 
   // After a restart: the attempts an open incident already had count (SPEC.md: an attempt cut
-  // off by the crash counts as failed), so that a crash loop cannot reset max_attempts.
-  void restore_remediation(const incident& i, wall_clock::time_point now) {
+  // off by the crash counts as failed), so that a crash loop cannot reset max_attempts. With
+  // the engine's journaled state (cooldowns, hourly windows, holds, attempts) the policy has
+  // them already; a journal of an older version has only the incidents' timelines.
+  void restore_remediation(const incident& i, wall_clock::time_point now, bool have_state) {
     const auto* c = cfg().find_check(i.check);
     if (!c || !c->runbook || !cfg().runbooks.count(*c->runbook)) return;
     remediation::incident_ref ref{i.id, *c->runbook, i.check, i.target};
-    bool running = false;
-    for (const auto& t : i.timeline) {
-      if (t.event == "remediation_started") {
-        policy_.started(ref, t.at);
-        running = true;
-      } else if (t.event == "remediation_finished" && running) {
-        policy_.finished(i.id, t.detail.rfind("success", 0) == 0, t.at);
-        running = false;
+    if (!have_state) {
+      bool running = false;
+      for (const auto& t : i.timeline) {
+        if (t.event == "remediation_started") {
+          policy_.started(ref, t.at);
+          running = true;
+        } else if (t.event == "remediation_finished" && running) {
+          policy_.finished(i.id, t.detail.rfind("success", 0) == 0, t.at);
+          running = false;
+        }
+      }
+      if (running) {
+        policy_.finished(i.id, false, now);
+        annotate(i.id, "remediation_finished", "failure: cut off by a daemon restart");
+        log_.warn("remediation_finished", {{"incident", i.id}, {"runbook", ref.runbook},
+                                           {"outcome", "failure"},
+                                           {"reason", "cut off by a daemon restart"}});
       }
     }
-    if (running) {
-      policy_.finished(i.id, false, now);
-      annotate(i.id, "remediation_finished", "failure: cut off by a daemon restart");
-      log_.warn("remediation_finished", {{"incident", i.id}, {"runbook", ref.runbook},
-                                         {"outcome", "failure"},
-                                         {"reason", "cut off by a daemon restart"}});
-    }
     if (i.state != incident_state::resolved) wanting_.try_emplace(i.id, ref);
+  }
+
+  // The engine's durable state: the policy's counters and clocks, and the process group of a
+  // `run` step in progress per incident.
+  void journal_engine_state() {
+    json procs = json::object();
+    for (const auto& [id, p] : processes_) procs[id] = p.to_json();
+    json st{{"policy", policy_.save()}, {"processes", std::move(procs)}};
+    std::string text = st.dump();
+    if (text == last_engine_state_) return;
+    last_engine_state_ = std::move(text);
+    journal_->enqueue(journal_record::engine_state(std::move(st), wall_clock::now()));
+  }
+
+  bool restore_engine_state(const json& st, wall_clock::time_point now) {
+    if (!st.is_object() || !st.contains("policy") || !policy_.restore(st["policy"])) {
+      log_.warn("journal_recovered", {{"reason", "remediation state unreadable; rebuilt from the incidents"}});
+      return false;
+    }
+    if (auto p = st.find("processes"); p != st.end() && p->is_object())
+      for (const auto& [id, g] : p->items())
+        if (auto ident = remediation::group_identity::from_json(g)) processes_[id] = *ident;
+    // Incidents that closed while the state was older than their resolution.
+    auto saved = policy_.save();
+    for (const auto& [id, _] : saved["incidents"].items())
+      if (!tracker_->find(id) && !processes_.count(id)) {
+        bool running = false;
+        for (const auto& r : policy_.running()) running |= r.id == id;
+        if (!running) policy_.incident_closed(id, now);
+      }
+    return true;
+  }
+
+  // Runs that were in progress when the previous daemon died: what is left of their process
+  // group is ended (TERM, grace, KILL) before the runbook may run again (the policy holds the
+  // runbook as running until then), and the attempt counts as failed.
+  void end_cut_off_runs(wall_clock::time_point) {
+    for (const auto& ref : policy_.running()) {
+      std::optional<remediation::group_identity> group;
+      if (auto it = processes_.find(ref.id); it != processes_.end()) group = it->second;
+      spawn(end_cut_off_run(ref, group), "cut-off run of " + ref.runbook);
+    }
+  }
+
+  asio::awaitable<void> end_cut_off_run(remediation::incident_ref ref,
+                                        std::optional<remediation::group_identity> group) {
+    std::string ended;
+    if (group) {
+      std::chrono::milliseconds grace{5000};
+      if (auto rb = cfg().runbooks.find(ref.runbook); rb != cfg().runbooks.end())
+        for (const auto& st : rb->second.steps)
+          if (const auto* r = std::get_if<config::run_step>(&st.action)) grace = std::max(grace, r->grace);
+      ended = co_await remediation::end_group(ioc_.get_executor(), *group, grace);
+    }
+    processes_.erase(ref.id);
+    const std::string why = "cut off by a daemon restart" + (ended.empty() ? std::string() : "; " + ended);
+    policy_.finished(ref.id, false, wall_clock::now());
+    annotate(ref.id, "remediation_finished", "failure: " + why);
+    log_.warn("remediation_finished", {{"incident", ref.id}, {"runbook", ref.runbook},
+                                       {"outcome", "failure"}, {"reason", why}});
+    journal_engine_state();
+    poke_remediation();
   }
 
   // Wakes the remediation loop. A runbook that finishes without ever suspending (a refused
@@ -893,6 +1084,12 @@ class healthd {
           cond.suppressed_by = inc->suppressed_by.value_or("a dependency");
         cond.escalated = inc->state == incident_state::escalated;
         cond.maintenance = maintenance_;
+        if (auto root = root_cause_running(inc->check); root && inc->state == incident_state::open) {
+          // The root cause is being repaired: its own verify says whether this one still fails.
+          refused(ref, remediation::decision{remediation::decision::kind::wait, std::nullopt,
+                                             "runbook of the root cause " + *root + " is running", 0});
+          continue;
+        }
         auto d = policy_.decide(ref, cond, now);
         switch (d.what) {
           case remediation::decision::kind::run:
@@ -908,9 +1105,13 @@ class healthd {
           }
           case remediation::decision::kind::skip:
           case remediation::decision::kind::wait:
+            refused(ref, d);
             break;
         }
+        if (d.what != remediation::decision::kind::skip && d.what != remediation::decision::kind::wait)
+          last_refusal_.erase(ref.id);
       }
+      journal_engine_state();
       if (remediation_poked_) {
         // Something changed during this pass: go round again, after letting the loop's other
         // work run (so that even a pass that always pokes cannot starve the checks).
@@ -925,6 +1126,54 @@ class healthd {
                                        std::chrono::milliseconds(1));
       co_await remediation_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
+  }
+
+  // The incident (and check) of a running runbook that `check` depends on, transitively.
+  std::optional<std::string> root_cause_running(const std::string& check) const {
+    for (const auto& id : running_) {
+      const incident* other = tracker_->find(id);
+      if (!other) other = find_resolved(id);
+      if (!other || other->check == check) continue;
+      std::set<std::string> seen;
+      std::vector<std::string> todo{check};
+      while (!todo.empty()) {
+        const auto name = todo.back();
+        todo.pop_back();
+        const auto* c = cfg().find_check(name);
+        if (!c) continue;
+        for (const auto& d : c->depends_on) {
+          if (d == other->check) return other->id + " (" + other->check + ")";
+          if (seen.insert(d).second) todo.push_back(d);
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  // A run the policy refuses (cooldown, an hourly cap, backoff, maintenance, a hold, another
+  // incident's run of the runbook, suppression) is never silent: `remediation_skipped` names the
+  // reason and when a run would next be allowed, once per reason, on the log and the incident's
+  // timeline; /status shows the current one. Waiting for its own attempt to end is no refusal.
+  void refused(const remediation::incident_ref& ref, const remediation::decision& d) {
+    if (d.what == remediation::decision::kind::wait && d.reason.find(" is running") != std::string::npos &&
+        d.reason.rfind("attempt ", 0) == 0)
+      return;
+    // Once per kind of refusal: "runbook X is running for INC-1", then "... for INC-2" is one
+    // kind (busy); so is a cooldown whose end moved.
+    const std::string kind = d.reason.rfind("runbook ", 0) == 0 && d.reason.find(" is running for ") != std::string::npos
+                                 ? "busy"
+                                 : d.reason.substr(0, d.reason.find(' '));
+    auto& last = last_refusal_[ref.id];
+    last.reason = d.reason;
+    last.not_before = d.not_before;
+    if (last.kind == kind) return;
+    last.kind = kind;
+    json f{{"incident", ref.id}, {"runbook", ref.runbook}, {"check", ref.check}, {"target", ref.target},
+           {"reason", d.reason}, {"decision", std::string(remediation::to_string(d.what))}};
+    f["next_allowed"] = d.not_before ? json(format_rfc3339(*d.not_before)) : json(nullptr);
+    log_.info("remediation_skipped", f);
+    annotate(ref.id, "remediation_skipped",
+             d.reason + (d.not_before ? "; next run allowed at " + format_rfc3339(*d.not_before) : ""));
   }
 
   // A runbook attempt runs as its own coroutine with a cancellation signal, so that a stopping
@@ -982,11 +1231,21 @@ class healthd {
     ctx.verify = [this](const std::string& check, const std::string& target,
                         std::chrono::milliseconds within) { return verify(check, target, within); };
 
+    ctx.on_process_started = [this, id = ref.id](int pid) {
+      if (auto g = remediation::identify_group(pid)) {
+        processes_[id] = *g;
+        journal_engine_state();
+      }
+    };
+
     const auto run_start = steady::now();
     running_.insert(ref.id);
-    annotate(ref.id, "remediation_started",
-             "attempt " + std::to_string(attempt_no) + " of " + std::to_string(rb.max_attempts) +
-                 " of runbook " + ref.runbook + (dry ? " (dry run)" : ""));
+    const auto started_seq =
+        annotate(ref.id, "remediation_started",
+                 "attempt " + std::to_string(attempt_no) + " of " + std::to_string(rb.max_attempts) +
+                     " of runbook " + ref.runbook + (dry ? " (dry run)" : ""));
+    // Flushed before acting: no step runs for an attempt the journal does not have.
+    co_await committed(started_seq);
     log_.warn("remediation_started", {{"incident", ref.id}, {"check", ref.check}, {"target", ref.target},
                                       {"runbook", ref.runbook}, {"attempt", attempt_no},
                                       {"max_attempts", rb.max_attempts}, {"dry_run", dry},
@@ -1000,6 +1259,7 @@ class healthd {
     };
     obs.step_finished = [&](const config::step_config& step, const remediation::step_record& rec) {
       const auto& out = rec.outcome;
+      if (processes_.erase(ref.id)) journal_engine_state();
       metrics_.remediation_step(ref.runbook, step.name, std::chrono::duration<double>(rec.took).count());
       json f{{"incident", ref.id}, {"runbook", ref.runbook}, {"step", step.name},
              {"kind", rec.kind}, {"attempt", attempt_no}, {"ok", out.ok},
@@ -1031,6 +1291,8 @@ class healthd {
     if (!ok) f["reason"] = failure;
     if (ok) log_.info("remediation_finished", f); else log_.warn("remediation_finished", f);
     policy_.finished(ref.id, ok, wall_clock::now());
+    processes_.erase(ref.id);
+    journal_engine_state();
     running_.erase(ref.id);
     if (report_after_run_.erase(ref.id))
       if (const auto* done = find_resolved(ref.id)) write_report(*done);
@@ -1099,6 +1361,9 @@ class healthd {
     }
     json body = r.body.empty() ? json::object() : json::parse(r.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) return {400, "text/plain", "the body must be a JSON object\n"};
+    for (const char* field : {"reason", "comment", "until"})
+      if (body.contains(field) && !body[field].is_string())
+        return {400, "text/plain", std::string(field) + " must be a string\n"};
     const auto now = wall_clock::now();
     if (path == "/maintenance") {
       if (r.method == "DELETE") {
@@ -1164,10 +1429,15 @@ class healthd {
     }
     if (path == "/healthz") {
       if (!get) return {405, "text/plain", "method not allowed\n"};
-      return {200, "text/plain; charset=utf-8", "ok\n"};
+      // 200 while the loop turns (it answers); the body says when the journal is degraded.
+      std::string body = "ok\n";
+      if (auto j = journal_status()) body += "journal: degraded: " + *j + "\n";
+      return {200, "text/plain; charset=utf-8", std::move(body)};
     }
     if (path == "/metrics") {
       if (!get) return {405, "text/plain", "method not allowed\n"};
+      const auto st = journal_->current();
+      metrics_.journal(st.commits, st.records, st.failures, st.pending, journal_status() == std::nullopt);
       return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.serialize()};
     }
     if (path == "/status") {
@@ -1202,6 +1472,27 @@ class healthd {
       return {404, "text/plain", "no such incident\n"};
     }
     return {404, "text/plain", "not found\n"};
+  }
+
+  json journal_json() const {
+    const auto st = journal_->current();
+    auto why = journal_status();
+    json j{{"healthy", !why}, {"pending", st.pending}, {"reports_pending", st.files_pending},
+           {"commits", st.commits}, {"records", st.records}, {"failures", st.failures}};
+    j["problem"] = why ? json(*why) : json(nullptr);
+    return j;
+  }
+
+  // Why the journal is degraded (a commit failing, or one stuck for over a second), or nothing.
+  std::optional<std::string> journal_status() const {
+    const auto st = journal_->current();
+    if (journal_degraded_since_)
+      return journal_error_ + " (since " + format_rfc3339(*journal_degraded_since_) + "; " +
+             std::to_string(st.pending) + " change(s) held, not acted on; retrying)";
+    if (st.commit_running_for > std::chrono::seconds(1))
+      return "a commit has been waiting for the disk for " + checks::format_seconds(st.commit_running_for) +
+             " (" + std::to_string(st.pending) + " change(s) held)";
+    return std::nullopt;
   }
 
   json status_json() const {
@@ -1239,12 +1530,19 @@ class healthd {
     json incidents = json::array();
     for (const auto* i : tracker_->open_incidents()) incidents.push_back(*i);
     json remediation_json = json::array();
-    for (const auto& [id, ref] : wanting_)
-      remediation_json.push_back({{"incident", id}, {"runbook", ref.runbook}});
+    for (const auto& [id, ref] : wanting_) {
+      json r{{"incident", id}, {"runbook", ref.runbook}, {"running", running_.count(id) > 0}};
+      if (auto it = last_refusal_.find(id); it != last_refusal_.end()) {
+        r["skipped"] = it->second.reason;
+        r["next_allowed"] = it->second.not_before ? json(format_rfc3339(*it->second.not_before)) : json(nullptr);
+      }
+      remediation_json.push_back(std::move(r));
+    }
     return {{"version", ACIS_VERSION},
             {"now", format_rfc3339(wall_clock::now())},
             {"dry_run", cfg().daemon.dry_run},
             {"maintenance", maintenance_},
+            {"journal", journal_json()},
             {"remediation", std::move(remediation_json)},
             {"checks", std::move(checks_json)},
             {"incidents", std::move(incidents)}};
@@ -1264,6 +1562,27 @@ class healthd {
   std::mt19937_64 rng_;
   std::optional<incident_tracker> tracker_;
   std::optional<incident_journal> journal_;
+  // The pipeline: changes queued for the journal, delivered once durable.
+  struct pending_change {
+    std::uint64_t seq;
+    incident_event ev;
+    bool deliver;  // false: a timeline entry its author acts on itself (annotate())
+  };
+  std::deque<pending_change> pending_;
+  std::map<std::uint64_t, std::vector<std::shared_ptr<asio::steady_timer>>> commit_waiters_;
+  std::uint64_t committed_up_to_ = 0;
+  std::uint64_t reserved_ids_ = 0;
+  std::optional<wall_clock::time_point> journal_degraded_since_;
+  std::string journal_error_;
+  std::set<std::string> report_failures_;
+  std::map<std::string, remediation::group_identity> processes_;  // incident -> its step's group
+  std::string last_engine_state_;
+  struct refusal {
+    std::string kind;
+    std::string reason;
+    std::optional<wall_clock::time_point> not_before;
+  };
+  std::map<std::string, refusal> last_refusal_;  // incident -> the policy's current refusal
   std::unique_ptr<http_server> server_;
   std::unique_ptr<alertmanager_notifier> notifier_;
   std::vector<std::shared_ptr<check_slot>> slots_;
@@ -1284,6 +1603,7 @@ class healthd {
   std::optional<wall_clock::time_point> maintenance_until_;
   std::optional<std::string> control_token_;
   bool stopping_ = false;
+  bool hard_exit_ = false;  // the journal writer is stuck: leave without destroying it
   int exit_code_ = 0;
   steady::duration watchdog_period_{};
   std::optional<steady::time_point> test_stall_at_;

@@ -58,6 +58,26 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   asio::any_io_executor executor;
   tcp::acceptor acceptor;
   http_handler handler;
+  http_error_log on_error;
+
+  void report(const std::string& what) {
+    if (on_error) on_error(what);
+  }
+  // Completion of a spawned coroutine: an escaped exception is reported, never lost.
+  std::function<void(std::exception_ptr)> reporter(std::string where) {
+    return [self = shared_from_this(), where = std::move(where)](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        self->report(where + ": " + ex.what());
+      } catch (...) {
+        self->report(where + ": unknown exception");
+      }
+      if (where == "accept loop" && !self->stopped)
+        asio::co_spawn(self->executor, self->accept_loop(), self->reporter("accept loop"));
+    };
+  }
   std::list<beast::tcp_stream*> sessions;
   bool stopped = false;
 
@@ -74,7 +94,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
         socket.close(ignored);
         continue;
       }
-      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+      asio::co_spawn(executor, session(std::move(socket)), reporter("connection"));
     }
   }
 
@@ -119,6 +139,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
       try {
         reply = handler(view);
       } catch (const std::exception& e) {
+        report(view.method + " " + view.target.substr(0, 200) + ": " + e.what());
         reply = {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n"};
       }
       http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
@@ -146,13 +167,15 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
   }
 };
 
-http_server::http_server(asio::any_io_executor ex, const std::string& listen, http_handler handler) {
+http_server::http_server(asio::any_io_executor ex, const std::string& listen, http_handler handler,
+                         http_error_log on_error) {
   auto [host, port] = split_host_port(listen);
   beast::error_code ec;
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) throw std::system_error(ec, "cannot listen on " + listen + ": not an IP address");
   try {
     impl_ = std::make_shared<impl>(ex, tcp::endpoint(addr, port), std::move(handler));
+    impl_->on_error = std::move(on_error);
   } catch (const std::system_error& e) {
     throw std::system_error(e.code(), "cannot listen on " + listen);
   }
@@ -163,7 +186,7 @@ http_server::~http_server() {
 }
 
 void http_server::start() {
-  asio::co_spawn(impl_->executor, impl_->accept_loop(), asio::detached);
+  asio::co_spawn(impl_->executor, impl_->accept_loop(), impl_->reporter("accept loop"));
 }
 
 void http_server::stop() {

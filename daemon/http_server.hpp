@@ -36,11 +36,15 @@ struct http_reply {
 };
 
 using http_handler = std::function<http_reply(const http_request_view&)>;
+// Told what escaped a connection or the accept loop (the loop is restarted), or a handler
+// (answered 500): nothing ends silently.
+using http_error_log = std::function<void(const std::string& what)>;
 
 class http_server {
  public:
   // Binds at once; throws std::system_error naming the address when it cannot.
-  http_server(boost::asio::any_io_executor ex, const std::string& listen, http_handler handler);
+  http_server(boost::asio::any_io_executor ex, const std::string& listen, http_handler handler,
+              http_error_log on_error = {});
   ~http_server();
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;

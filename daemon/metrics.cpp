@@ -125,6 +125,28 @@ struct metrics::impl {
       prometheus::BuildGauge().Name("acis_runbook_drill_duration_seconds")
           .Help("How long the last drill of the runbook took.").Register(*registry);
 
+  prometheus::Counter& journal_commits =
+      prometheus::BuildCounter().Name("acis_journal_commits_total")
+          .Help("Successful commits (fdatasync) of the incident journal; a group of changes costs one.")
+          .Register(*registry).Add({});
+  prometheus::Counter& journal_records =
+      prometheus::BuildCounter().Name("acis_journal_records_total")
+          .Help("Records (incident changes, id reservations, engine state) committed to the journal.")
+          .Register(*registry).Add({});
+  prometheus::Counter& journal_failures =
+      prometheus::BuildCounter().Name("acis_journal_write_failures_total")
+          .Help("Failed commit attempts of the journal (each is retried with backoff).")
+          .Register(*registry).Add({});
+  prometheus::Gauge& journal_pending =
+      prometheus::BuildGauge().Name("acis_journal_pending_records")
+          .Help("Changes waiting for the journal: not yet durable, not yet acted on.")
+          .Register(*registry).Add({});
+  prometheus::Gauge& journal_healthy =
+      prometheus::BuildGauge().Name("acis_journal_healthy")
+          .Help("1 while the journal takes changes, 0 while commits fail or hang.")
+          .Register(*registry).Add({});
+  std::uint64_t journal_seen[3] = {0, 0, 0};
+
   std::map<std::pair<std::string, std::string>, prometheus::Gauge*> up_by_target;
 
   static prometheus::Histogram::BucketBoundaries check_buckets() {
@@ -138,6 +160,7 @@ metrics::metrics(const std::string& version) : impl_(std::make_unique<impl>()) {
     impl_->incidents_open.Add({{"severity", std::string(config::to_string(s))}}).Set(0);
     impl_->sla_breaches.Add({{"severity", std::string(config::to_string(s))}});
   }
+  impl_->journal_healthy.Set(1);
   impl_->reloads.Add({{"result", "success"}});
   impl_->reloads.Add({{"result", "failure"}});
 }
@@ -213,6 +236,19 @@ void metrics::drill(const std::string& runbook, std::chrono::system_clock::time_
 
 void metrics::never_drilled(const std::string& runbook) {
   impl_->last_drill.Add({{"runbook", runbook}}).Set(0);
+}
+
+void metrics::journal(std::uint64_t commits, std::uint64_t records, std::uint64_t failures,
+                      std::uint64_t pending, bool healthy) {
+  auto follow = [](prometheus::Counter& c, std::uint64_t& seen, std::uint64_t now) {
+    if (now > seen) c.Increment(static_cast<double>(now - seen));
+    seen = std::max(seen, now);
+  };
+  follow(impl_->journal_commits, impl_->journal_seen[0], commits);
+  follow(impl_->journal_records, impl_->journal_seen[1], records);
+  follow(impl_->journal_failures, impl_->journal_seen[2], failures);
+  impl_->journal_pending.Set(static_cast<double>(pending));
+  impl_->journal_healthy.Set(healthy ? 1 : 0);
 }
 
 std::string metrics::serialize() const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +43,10 @@ class metrics {
   // A configured runbook without a saved drill: last drill time 0, so that an alert on "not
   // drilled for a quarter" fires for it too; no duration series.
   void never_drilled(const std::string& runbook);
+
+  // The journal writer's figures (absolute counts; the counters follow them).
+  void journal(std::uint64_t commits, std::uint64_t records, std::uint64_t failures,
+               std::uint64_t pending, bool healthy);
 
   // The text exposition format, including process_* metrics read from /proc/self.
   std::string serialize() const;

@@ -91,7 +91,9 @@ config walk(detail::json_walker& w, const json& doc) {
   references refs;
   for (auto s : all_severities) out.response_times[s] = default_response_time(s);
   if (!w.object(doc, "")) return out;
-  w.check_keys(doc, "", {"daemon", "severities", "checks", "runbooks", "escalation", "notify"});
+  w.check_keys(
+      doc, "",
+      {"daemon", "severities", "checks", "runbooks", "remediation", "escalation", "notify"});
   w.with(doc, "", "daemon",
          [&](const json& j, const std::string& p) { read_daemon(w, j, p, out.daemon); });
   w.with(doc, "", "severities", [&](const json& j, const std::string& p) {
@@ -101,6 +103,8 @@ config walk(detail::json_walker& w, const json& doc) {
          [&](const json& j, const std::string& p) { read_checks(w, refs, j, p, out.checks); });
   w.with(doc, "", "runbooks",
          [&](const json& j, const std::string& p) { read_runbooks(w, refs, j, p, out.runbooks); });
+  w.with(doc, "", "remediation",
+         [&](const json& j, const std::string& p) { read_remediation(w, j, p, out.remediation); });
   w.with(doc, "", "escalation", [&](const json& j, const std::string& p) {
     read_escalation(w, refs, j, p, out.escalation);
   });

@@ -64,6 +64,8 @@ duration default_response_time(severity s);
 void read_daemon(json_walker& w, const json& j, const std::string& ptr, daemon_config& d);
 void read_severities(json_walker& w, const json& j, const std::string& ptr,
                      std::map<severity, duration>& out);
+void read_remediation(json_walker& w, const json& j, const std::string& ptr,
+                      remediation_config& r);
 void read_escalation(json_walker& w, references& refs, const json& j, const std::string& ptr,
                      std::map<std::string, escalation_contacts>& out);
 void read_notify(json_walker& w, const json& j, const std::string& ptr, notify_config& n);

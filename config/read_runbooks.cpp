@@ -48,7 +48,7 @@ const keys step_actions = [] {
 // Keys next to the action key, for the kinds that have any.
 const std::map<std::string_view, keys> step_siblings = {
     {"run", {"cwd", "env", "search_path", "timeout", "grace", "expect_exit"}},
-    {"verify", {"within"}},
+    {"verify", {"within", "stable_for"}},
 };
 
 std::string step_key_hint(std::string_view key) {

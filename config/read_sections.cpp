@@ -83,6 +83,23 @@ void read_severities(json_walker& w, const json& j, const std::string& ptr,
   }
 }
 
+// The largest hourly cap: one start a second on average. A larger one is no cap at all, and
+// the policy keeps every start of the last hour in memory.
+constexpr int max_runs_per_hour_cap = 3600;
+
+void read_remediation(json_walker& w, const json& j, const std::string& ptr,
+                      remediation_config& r) {
+  if (!w.object(j, ptr)) return;
+  w.check_keys(j, ptr, {"max_runs_per_hour", "max_runs_per_hour_total"});
+  auto cap = [&](const json& v, const std::string& p) -> std::optional<int> {
+    auto n = w.integer(v, p, 1, max_runs_per_hour_cap);
+    if (!n) return std::nullopt;
+    return static_cast<int>(*n);
+  };
+  w.field(j, ptr, "max_runs_per_hour", r.max_runs_per_hour, cap);
+  w.field(j, ptr, "max_runs_per_hour_total", r.max_runs_per_hour_total, cap);
+}
+
 void read_escalation(json_walker& w, references& refs, const json& j, const std::string& ptr,
                      std::map<std::string, escalation_contacts>& out) {
   if (!w.object(j, ptr)) {

@@ -144,8 +144,27 @@ verify_step read_verify_step(json_walker& w, references& refs, const step_input&
     s.check = *n;
     refs.verify_refs.push_back({*n, in.p});
   }
-  w.field(in.step, in.step_ptr, "within", s.within,
-          [&](const json& v, const std::string& p) { return w.positive_duration(v, p); });
+  bool within_ok = true;
+  w.field(in.step, in.step_ptr, "within", s.within, [&](const json& v, const std::string& p) {
+    auto d = w.positive_duration(v, p);
+    within_ok = d.has_value();
+    return d;
+  });
+  // How long the check must keep passing; it has to fit in the bound, else the step could
+  // never pass. Not compared with a `within` that is itself refused: that fault comes first.
+  w.field(in.step, in.step_ptr, "stable_for", s.stable_for,
+          [&](const json& v, const std::string& p) -> std::optional<duration> {
+            auto d = w.positive_duration(v, p);
+            if (d && within_ok && *d > s.within) {
+              w.fault(p, "stable_for (" + format_duration(*d) +
+                             ") must not be longer than within (" + format_duration(s.within) +
+                             (in.step.contains("within") ? "" : ", the default") +
+                             "): the check must have kept passing that long before the step's "
+                             "bound runs out");
+              return std::nullopt;
+            }
+            return d;
+          });
   return s;
 }
 

@@ -1,5 +1,6 @@
 // The small value helpers of config.hpp: durations, severities, check defaults, config_error.
-// The JSON walk and the cross-checks live in parse_config.cpp.
+// The JSON walk and the cross-checks: parse_config.cpp and the files it lists
+// (parse_internal.hpp).
 #include <algorithm>
 #include <cstdint>
 #include <limits>

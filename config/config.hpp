@@ -178,6 +178,8 @@ struct http_step {
 struct verify_step {
   std::string check;
   duration within = std::chrono::seconds(30);
+  // Set: the check must be seen passing and stay passing this long (0 < stable_for <= within).
+  std::optional<duration> stable_for;
   bool operator==(const verify_step&) const = default;
 };
 struct wait_step {
@@ -221,6 +223,14 @@ struct escalation_contacts {
   bool operator==(const escalation_contacts&) const = default;
 };
 
+// The hourly caps of the remediation policy (remediation::policy_limits): at most this many
+// runs may start within any rolling hour, of one runbook / over all runbooks. Both >= 1.
+struct remediation_config {
+  int max_runs_per_hour = 6;         // per runbook
+  int max_runs_per_hour_total = 20;  // over all runbooks
+  bool operator==(const remediation_config&) const = default;
+};
+
 struct notify_config {
   std::optional<std::string> alertmanager_url;
   bool operator==(const notify_config&) const = default;
@@ -231,6 +241,7 @@ struct config {
   std::map<severity, duration> response_times;  // always has all four levels
   std::vector<check_config> checks;
   std::map<std::string, runbook_config> runbooks;
+  remediation_config remediation;
   std::map<std::string, escalation_contacts> escalation;  // by issue_type
   notify_config notify;
 

@@ -113,8 +113,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (command == "check-config") {
-    std::printf("%s: OK (%zu checks, %zu runbooks)\n", config_path.c_str(), cfg.checks.size(),
-                cfg.runbooks.size());
+    std::printf("%s: OK (%zu checks, %zu runbooks; at most %d runs of a runbook and %d in total "
+                "per hour)\n",
+                config_path.c_str(), cfg.checks.size(), cfg.runbooks.size(),
+                cfg.remediation.max_runs_per_hour, cfg.remediation.max_runs_per_hour_total);
     return 0;
   }
   if (command == "status") {

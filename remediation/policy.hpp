@@ -82,6 +82,15 @@ struct policy_limits {
   std::optional<config::duration> reset_after;  // default per runbook: max(cooldown, 1h)
 };
 
+// The limits the config sets (its "remediation" section: the hourly caps); the others keep
+// their defaults.
+inline policy_limits limits_from(const config::remediation_config& r) {
+  policy_limits limits;
+  limits.runbook_runs_per_hour = r.max_runs_per_hour;
+  limits.global_runs_per_hour = r.max_runs_per_hour_total;
+  return limits;
+}
+
 // Which incident, and the names the policy keys its counters by.
 struct incident_ref {
   std::string id;

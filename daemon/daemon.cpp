@@ -209,7 +209,7 @@ class healthd {
         sla_timer_(ioc_),
         rng_(std::random_device{}()),
         remediation_timer_(ioc_),
-        policy_(cfg.runbooks) {}
+        policy_(cfg.runbooks, remediation::limits_from(cfg.remediation)) {}
 
   const config::config& cfg() const { return *gen_; }
 
@@ -628,7 +628,7 @@ class healthd {
     slots_ = std::move(slots);
     if (notify_changed) start_notifier();
     control_token_ = token;
-    policy_.reconfigure(cfg().runbooks);
+    policy_.reconfigure(cfg().runbooks, remediation::limits_from(cfg().remediation));
     for (const auto& [name, _] : cfg().runbooks) metrics_.declare_runbook(name);
     std::vector<check_policy> policies;
     for (const auto& c : cfg().checks) policies.push_back(check_policy::from_config(c));

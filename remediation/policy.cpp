@@ -294,6 +294,12 @@ void remediation_policy::reconfigure(std::map<std::string, config::runbook_confi
   runbooks_ = std::move(runbooks);
 }
 
+void remediation_policy::reconfigure(std::map<std::string, config::runbook_config> runbooks,
+                                     policy_limits limits) {
+  runbooks_ = std::move(runbooks);
+  limits_ = limits;
+}
+
 policy_snapshot remediation_policy::snapshot(time_point now) const {
   policy_snapshot s;
   for (const auto& [id, inc] : incidents_)

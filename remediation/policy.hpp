@@ -182,6 +182,8 @@ class remediation_policy {
 
   // Reload: new runbook definitions, every counter and clock kept.
   void reconfigure(std::map<std::string, config::runbook_config> runbooks);
+  // Reload with new caps (remediation.max_runs_per_hour*): the windows of starts are kept.
+  void reconfigure(std::map<std::string, config::runbook_config> runbooks, policy_limits limits);
 
   policy_snapshot snapshot(time_point now) const;
 

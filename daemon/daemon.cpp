@@ -32,6 +32,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "checks/attempt.hpp"
 #include "checks/blocking.hpp"
 #include "checks/check.hpp"
 #include "checks/http_client.hpp"
@@ -111,34 +112,6 @@ std::pair<std::string, std::map<std::string, std::string>> split_target(const st
 http_reply json_reply(const json& j, int status = 200) {
   return {status, "application/json",
           j.dump(2, ' ', false, json::error_handler_t::replace) + "\n"};
-}
-
-// One attempt of a check, bounded: the check honours the deadline itself; the backstop timer
-// guarantees it. Never throws for a failing check.
-asio::awaitable<std::vector<checks::check_result>> attempt(checks::check& chk,
-                                                          const config::check_config& c) {
-  const auto start = steady::now();
-  const auto deadline = start + c.timeout;
-  std::vector<checks::check_result> results;
-  try {
-    asio::steady_timer backstop(co_await asio::this_coro::executor);
-    backstop.expires_at(deadline + std::chrono::milliseconds(100));
-    // as_tuple: the loser's cancellation is a value, not an exception thrown per check.
-    auto r = co_await (chk.run(deadline) ||
-                       backstop.async_wait(asio::as_tuple(asio::use_awaitable)));
-    if (r.index() == 0)
-      results = std::move(std::get<0>(r));
-    else
-      results.push_back(checks::check_result::failing(
-          "no result within the timeout of " + config::format_duration(c.timeout)));
-  } catch (const std::exception& e) {
-    results.clear();
-    results.push_back(checks::check_result::failing(std::string("check error: ") + e.what()));
-  }
-  const auto elapsed = steady::now() - start;
-  for (auto& r : results)
-    if (r.latency.count() == 0) r.latency = elapsed;
-  co_return results;
 }
 
 // The first line of the token file, trailing white space cut; nullopt when unreadable or
@@ -338,7 +311,7 @@ class healthd {
       slot->running_since = steady::now();
       const auto gen = slot->gen;  // the definition this attempt runs with
       ++attempts_in_flight_;
-      auto results = co_await attempt(*slot->check, *slot->cfg);
+      auto results = co_await checks::attempt_check(*slot->check, *slot->cfg);
       --attempts_in_flight_;
       slot->running_since.reset();
       if (stopping_) {
@@ -665,9 +638,9 @@ class healthd {
 
   // ---- results and incidents ------------------------------------------------------------------
 
-  void handle_results(const config::check_config& c, const std::vector<checks::check_result>& results) {
+  void handle_results(const config::check_config& c, const checks::attempt_result& results) {
     const auto now = wall_clock::now();
-    for (const auto& r : results) {
+    for (const auto& r : results.targets) {
       metrics_.check_result(c.name, r.target, r.status, r.latency);
       if (r.status == checks::health::failing)
         policy_.target_unhealthy(c.name, r.target, now);
@@ -1048,11 +1021,16 @@ class healthd {
     const auto end = steady::now() + within;
     std::string last = "not run";
     for (;;) {
-      auto results = co_await attempt(*chk, *c);
+      checks::attempt_result results;
+      try {
+        results = co_await checks::attempt_check(*chk, *c);
+      } catch (const boost::system::system_error&) {  // operation_aborted: the daemon stops
+        co_return "daemon stopping";
+      }
       if (stopping_) co_return "daemon stopping";
       handle_results(*c, results);
-      bool ok = !results.empty();
-      for (const auto& r : results) {
+      bool ok = !results.targets.empty();
+      for (const auto& r : results.targets) {
         if (!target.empty() && r.target != target) continue;
         if (r.status == checks::health::failing) {
           ok = false;
@@ -1315,7 +1293,8 @@ int run_once(const config::config& cfg, bool as_json) {
     asio::co_spawn(
         ioc,
         [&c, chk, &rows]() -> asio::awaitable<void> {
-          for (auto& r : co_await attempt(*chk, c)) rows.push_back({c.name, std::move(r)});
+          auto attempt = co_await checks::attempt_check(*chk, c);
+          for (auto& r : attempt.targets) rows.push_back({c.name, std::move(r)});
         },
         asio::detached);
   }

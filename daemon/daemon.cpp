@@ -646,18 +646,23 @@ class healthd {
         policy_.target_unhealthy(c.name, r.target, now);
       else
         policy_.target_healthy(c.name, r.target, now);
-      auto out = tracker_->on_result(c.name, r, now);
-      if (out.check_event == "check_failed") {
+    }
+    // One call per attempt: a complete attempt also tells which targets are gone.
+    auto out = tracker_->on_attempt(c.name, results, now);
+    for (const auto& ch : out.changes) {
+      const auto& r = ch.result;
+      if (ch.kind == target_change_kind::check_failed) {
         log_.warn("check_failed", {{"check", c.name}, {"target", r.target},
                                    {"result", checks::to_string(r.status)}, {"reason", r.reason},
                                    {"duration_ms", ms(r.latency)}});
-      } else if (out.check_event == "check_recovered") {
+      } else {
         log_.info("check_recovered", {{"check", c.name}, {"target", r.target},
                                       {"result", checks::to_string(r.status)},
                                       {"duration_ms", ms(r.latency)}});
       }
-      apply(std::move(out.events));
     }
+    apply(std::move(out.events));
+    for (const auto& t : out.gone_targets) metrics_.forget_target(c.name, t);
   }
 
   json incident_fields(const incident& i) const {
@@ -685,16 +690,16 @@ class healthd {
       const auto& i = ev.snapshot;
       notify(i);
       auto fields = incident_fields(i);
-      if (ev.kind == "incident_opened") {
+      if (ev.kind == event_kind::incident_opened) {
         metrics_.incident_opened(i.check, i.level);
-        log_.warn(ev.kind, fields);
+        log_.warn(to_string(ev.kind), fields);
         // Opened under a failing dependency: also say so with the event operators grep for.
         if (i.state == incident_state::suppressed) log_.info("incident_suppressed", fields);
-      } else if (ev.kind == "incident_suppressed") {
-        log_.info(ev.kind, fields);
-      } else if (ev.kind == "sla_breached") {
+      } else if (ev.kind == event_kind::incident_suppressed) {
+        log_.info(to_string(ev.kind), fields);
+      } else if (ev.kind == event_kind::sla_breached) {
         metrics_.sla_breached(i.level);
-        log_.error(ev.kind, fields);
+        log_.error(to_string(ev.kind), fields);
         if (i.state == incident_state::escalated) {
           // The response time passed with the incident escalated: the backup contact too.
           auto esc = fields;
@@ -702,20 +707,20 @@ class healthd {
           esc["reason"] = "response time passed while escalated";
           log_.error("incident_escalated", esc);
         }
-      } else if (ev.kind == "incident_escalated") {
+      } else if (ev.kind == event_kind::incident_escalated) {
         add_contacts(fields, i, now);
-        log_.error(ev.kind, fields);
-      } else if (ev.kind == "incident_resolved") {
+        log_.error(to_string(ev.kind), fields);
+      } else if (ev.kind == event_kind::incident_resolved) {
         fields["duration_ms"] = ms(i.resolved_at.value_or(now) - i.opened_at);
         fields["sla_met"] = !i.sla_breached;
-        log_.info(ev.kind, fields);
+        log_.info(to_string(ev.kind), fields);
         remember_resolved(i);
         // A runbook still running for it (its verify step saw the recovery) finishes first, so
         // that the report carries the whole attempt, remediation_finished included.
         if (running_.count(i.id)) report_after_run_.insert(i.id);
         else write_report(i);
       } else {
-        log_.info(ev.kind, fields);
+        log_.info(to_string(ev.kind), fields);
       }
       // An open incident whose check names a runbook asks for it; the policy decides when
       // (a suppressed one waits for its root cause, an escalated one for an operator).
@@ -792,14 +797,15 @@ class healthd {
   // richer event of its own.
   // An incident that resolved while its runbook ran is no longer in the tracker: the entry goes
   // on its resolved copy (the journal keeps the newest snapshot, so it stays resolved).
-  void annotate(const std::string& id, const std::string& event, const std::string& detail) {
+  void annotate(const std::string& id, timeline_entry entry) {
     const auto now = wall_clock::now();
-    auto ev = tracker_->annotate(id, event, detail, now);
+    entry.at = now;
+    auto ev = tracker_->annotate(id, entry, now);
     if (!ev) {
       for (auto it = resolved_.rbegin(); it != resolved_.rend(); ++it) {
         if (it->id != id) continue;
-        it->timeline.push_back({now, event, detail});
-        ev = incident_event{event, *it};
+        it->timeline.push_back(entry);
+        ev = incident_event{entry.kind, *it};
         break;
       }
     }
@@ -825,17 +831,19 @@ class healthd {
     remediation::incident_ref ref{i.id, *c->runbook, i.check, i.target};
     bool running = false;
     for (const auto& t : i.timeline) {
-      if (t.event == "remediation_started") {
+      if (t.kind == event_kind::remediation_started) {
         policy_.started(ref, t.at);
         running = true;
-      } else if (t.event == "remediation_finished" && running) {
-        policy_.finished(i.id, t.detail.rfind("success", 0) == 0, t.at);
+      } else if (t.kind == event_kind::remediation_finished && running) {
+        policy_.finished(i.id, t.outcome && *t.outcome != "failure", t.at);
         running = false;
       }
     }
     if (running) {
       policy_.finished(i.id, false, now);
-      annotate(i.id, "remediation_finished", "failure: cut off by a daemon restart");
+      annotate(i.id, {.kind = event_kind::remediation_finished,
+                      .reason = "cut off by a daemon restart",
+                      .outcome = "failure"});
       log_.warn("remediation_finished", {{"incident", i.id}, {"runbook", ref.runbook},
                                          {"outcome", "failure"},
                                          {"reason", "cut off by a daemon restart"}});
@@ -957,9 +965,11 @@ class healthd {
 
     const auto run_start = steady::now();
     running_.insert(ref.id);
-    annotate(ref.id, "remediation_started",
-             "attempt " + std::to_string(attempt_no) + " of " + std::to_string(rb.max_attempts) +
-                 " of runbook " + ref.runbook + (dry ? " (dry run)" : ""));
+    annotate(ref.id, {.kind = event_kind::remediation_started,
+                      .attempt = attempt_no,
+                      .max_attempts = rb.max_attempts,
+                      .runbook = ref.runbook,
+                      .dry_run = dry});
     log_.warn("remediation_started", {{"incident", ref.id}, {"check", ref.check}, {"target", ref.target},
                                       {"runbook", ref.runbook}, {"attempt", attempt_no},
                                       {"max_attempts", rb.max_attempts}, {"dry_run", dry},
@@ -979,11 +989,16 @@ class healthd {
              {"duration_ms", ms(rec.took)}, {"reason", out.detail}};
       if (!out.output.empty()) f["output"] = out.output;
       if (out.ok) log_.info("step_finished", f); else log_.warn("step_finished", f);
-      annotate(ref.id, "step_finished",
-               step.name + ": " + (out.ok ? "ok" : "failed") + " in " +
-                   checks::format_seconds(rec.took) + " — " + out.detail);
+      annotate(ref.id, {.kind = event_kind::step_finished,
+                        .reason = out.detail,
+                        .attempt = attempt_no,
+                        .step = step.name,
+                        .ok = out.ok,
+                        .duration_s = std::chrono::duration<double>(rec.took).count()});
       if (out.manual_instruction) {
-        annotate(ref.id, "manual_action", *out.manual_instruction);
+        annotate(ref.id, {.kind = event_kind::manual_action,
+                          .reason = *out.manual_instruction,
+                          .step = step.name});
         log_.warn("manual_action", {{"incident", ref.id}, {"runbook", ref.runbook},
                                     {"step", step.name}, {"instruction", *out.manual_instruction}});
       }
@@ -997,7 +1012,10 @@ class healthd {
                               : result.failure;
     const std::string outcome = dry ? "dry_run" : ok ? "success" : "failure";
     metrics_.remediation_run(ref.runbook, outcome);
-    annotate(ref.id, "remediation_finished", (ok ? "success" : "failure: " + failure));
+    annotate(ref.id, {.kind = event_kind::remediation_finished,
+                      .reason = ok ? std::string() : failure,
+                      .attempt = attempt_no,
+                      .outcome = ok ? outcome : "failure"});
     json f{{"incident", ref.id}, {"check", ref.check}, {"target", ref.target}, {"runbook", ref.runbook},
            {"attempt", attempt_no}, {"outcome", outcome},
            {"duration_ms", ms(steady::now() - run_start)}};

@@ -224,7 +224,7 @@ void incident_journal::append(const incident_event& e, time_point now) {
   if (fd_ < 0)
     throw std::system_error(std::make_error_code(std::errc::bad_file_descriptor),
                             "journal: append before replay " + path_);
-  nlohmann::json j{{"ts", format_rfc3339(now)}, {"event", e.kind}, {"incident", e.snapshot}};
+  nlohmann::json j{{"ts", format_rfc3339(now)}, {"event", to_string(e.kind)}, {"incident", e.snapshot}};
   // Reasons come from the outside world: never let invalid UTF-8 throw here.
   std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line += '\n';

@@ -85,7 +85,8 @@ struct scenario {
   void feed(const std::string& check, bool ok) {
     now += 10s;
     auto r = ok ? check_result::ok() : check_result::failing("connection refused \xff");
-    for (auto& e : tracker.on_result(check, r, now).events) events.push_back(std::move(e));
+    for (auto& e : tracker.on_attempt(check, acis::checks::attempt_result::single(r), now).events)
+      events.push_back(std::move(e));
   }
   scenario() {
     feed("api", false);
@@ -136,7 +137,8 @@ TEST_F(journal_test, append_replay_round_trip) {
   incident_tracker t({policy("api"), policy("db")}, {}, s.now);
   t.restore(r.open, r.next_seq);
   ASSERT_NE(t.find("INC-000002"), nullptr);
-  auto opened = t.on_result("api", check_result::failing("down"), s.now + 1s);
+  auto opened = t.on_attempt(
+      "api", acis::checks::attempt_result::single(check_result::failing("down")), s.now + 1s);
   EXPECT_EQ(opened.events.at(0).snapshot.id, "INC-000003");
 }
 

@@ -132,7 +132,7 @@ tally run_check(const options& o) {
         [&]() -> asio::awaitable<void> {
           while (steady::now() < end) {
             auto results = co_await check->run(steady::now() + cfg.timeout);
-            if (results.size() == 1 && results[0].status == acis::checks::health::ok) ++t.done;
+            if (results.targets.size() == 1 && results.targets[0].status == acis::checks::health::ok) ++t.done;
             else ++t.failed;
           }
         },

@@ -7,8 +7,9 @@
 //    `failing` result with a reason.
 //  - run() honours `deadline` by itself (per-phase deadlines, a client-side deadline for
 //    blocking work), so that a black-holed or frozen peer cannot hold it past the deadline.
-//  - A check with one target returns exactly one result; model_metadata returns one result per
-//    model folder (and one failing result with target "" when the folder cannot be listed).
+//  - A check with one target returns exactly one result (complete); model_metadata returns one
+//    result per model folder (complete), or one failing result with target "" when the folder
+//    cannot be listed or the scan is cut short (incomplete). See attempt_result.
 //  - Blocking work (libpqxx, file system) runs on context.blocking, never on the event loop.
 #pragma once
 
@@ -36,7 +37,7 @@ struct check_context {
 class check {
  public:
   virtual ~check() = default;
-  virtual boost::asio::awaitable<std::vector<check_result>> run(
+  virtual boost::asio::awaitable<attempt_result> run(
       std::chrono::steady_clock::time_point deadline) = 0;
 };
 

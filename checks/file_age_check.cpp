@@ -49,9 +49,9 @@ class file_age_check final : public check {
   file_age_check(const config::file_age_check& k, check_context ctx)
       : kind_(std::make_shared<const config::file_age_check>(k)), ctx_(ctx) {}
 
-  asio::awaitable<std::vector<check_result>> run(steady_clock::time_point deadline) override {
+  asio::awaitable<attempt_result> run(steady_clock::time_point deadline) override {
     // A stat() stuck on a dead NFS mount keeps its pool thread; do not pile up more behind it.
-    if (busy_->load()) co_return std::vector{check_result::failing("previous attempt still blocked")};
+    if (busy_->load()) co_return attempt_result::single(check_result::failing("previous attempt still blocked"));
     const auto start = steady_clock::now();
     // The work owns copies of what it reads: after a timeout this check may be destroyed while
     // the pool thread is still inside stat().
@@ -68,7 +68,7 @@ class file_age_check final : public check {
       r = check_result::failing(std::string("internal error: ") + e.what());
     }
     r.latency = steady_clock::now() - start;
-    co_return std::vector{std::move(r)};
+    co_return attempt_result::single(std::move(r));
   }
 
  private:

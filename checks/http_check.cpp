@@ -108,9 +108,9 @@ class http_check final : public check {
     else display_ = url_->display();
   }
 
-  boost::asio::awaitable<std::vector<check_result>> run(
+  boost::asio::awaitable<attempt_result> run(
       std::chrono::steady_clock::time_point deadline) override {
-    if (!url_) co_return std::vector<check_result>{check_result::failing(url_error_)};
+    if (!url_) co_return attempt_result::single(check_result::failing(url_error_));
     auto ex = ctx_.io ? ctx_.io : co_await boost::asio::this_coro::executor;
     http_result r = co_await http_request(ex, *url_, spec_, deadline);
     check_result out;
@@ -121,7 +121,7 @@ class http_check final : public check {
                                    r.elapsed);
     }
     out.latency = r.elapsed;
-    co_return std::vector<check_result>{std::move(out)};
+    co_return attempt_result::single(std::move(out));
   }
 
  private:

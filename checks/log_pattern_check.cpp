@@ -406,13 +406,13 @@ class log_pattern_check final : public check {
         now_(now ? std::move(now) : steady_now_fn([] { return steady_clock::now(); })),
         window_(k.window) {}
 
-  asio::awaitable<std::vector<check_result>> run(steady_clock::time_point deadline) override {
+  asio::awaitable<attempt_result> run(steady_clock::time_point deadline) override {
     const auto& k = job_->kind;
     if (!job_->matcher.compiled())
-      co_return std::vector{check_result::failing("invalid pattern " + quoted(k.pattern, 80) +
-                                                  ": " + job_->matcher.error())};
+      co_return attempt_result::single(check_result::failing("invalid pattern " + quoted(k.pattern, 80) +
+                                                  ": " + job_->matcher.error()));
     if (busy_->load())
-      co_return std::vector{check_result::failing("previous attempt still blocked")};
+      co_return attempt_result::single(check_result::failing("previous attempt still blocked"));
     const auto start = steady_clock::now();
     auto work = [job = job_] {
       scanner(job->follower, job->matcher, job->kind.path).scan();
@@ -431,7 +431,7 @@ class log_pattern_check final : public check {
       r = check_result::failing(std::string("internal error: ") + e.what());
     }
     r.latency = steady_clock::now() - start;
-    co_return std::vector{std::move(r)};
+    co_return attempt_result::single(std::move(r));
   }
 
  private:

@@ -1,5 +1,6 @@
 // model_metadata: one target per model folder (each direct subdirectory of models_dir, minus
-// hidden entries and stray backup_* folders); each is judged by evaluate_metadata().
+// hidden entries and stray backup_* folders); each is judged by evaluate_metadata(). A folder's
+// target name is target_name_for(its raw name): valid UTF-8 whatever the file system holds.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include "checks/blocking.hpp"
 #include "checks/kinds.hpp"
 #include "checks/metadata_rules.hpp"
+#include "checks/text.hpp"
 
 namespace acis::checks {
 
@@ -26,9 +28,10 @@ namespace fs = std::filesystem;
 using std::chrono::steady_clock;
 using std::chrono::system_clock;
 
-using results = std::vector<check_result>;
+using results = attempt_result;
 
-results failing_dir(const std::string& what) { return {check_result::failing(what, "")}; }
+// The folder could not be listed: which models exist is unknown (incomplete).
+results failing_dir(const std::string& what) { return attempt_result::incomplete(what); }
 
 // Lists the model folders and judges each. Blocking; never throws for what it finds.
 results scan_models(const config::model_metadata_check& k, system_clock::time_point now) {
@@ -50,14 +53,21 @@ results scan_models(const config::model_metadata_check& k, system_clock::time_po
     models.push_back(std::move(entry));
   }
   if (ec) return failing_dir(name + ": cannot list: " + ec.message());
-  if (models.empty()) return failing_dir("no model folders in " + k.models_dir);
+  // Listed and empty: complete, every model folder is gone (one failing result for the check
+  // as a whole says so).
+  if (models.empty())
+    return attempt_result::single(check_result::failing("no model folders in " + k.models_dir, ""));
   std::sort(models.begin(), models.end());
 
   results out;
-  out.reserve(models.size());
+  out.targets.reserve(models.size());
   for (auto& m : models) {
     auto verdict = evaluate_metadata(dir / m, k, now);
-    out.push_back(verdict ? check_result::failing(std::move(*verdict), m) : check_result::ok(m));
+    auto name = target_name_for(m);
+    // The reason names the folder's path: keep it valid UTF-8 like the name.
+    if (verdict && !valid_utf8(*verdict)) verdict = target_name_for(*verdict);
+    out.targets.push_back(verdict ? check_result::failing(std::move(*verdict), std::move(name))
+                                  : check_result::ok(std::move(name)));
   }
   return out;
 }
@@ -90,7 +100,7 @@ class model_metadata_check final : public check {
       r = failing_dir(std::string("internal error: ") + e.what());
     }
     const auto latency = steady_clock::now() - start;
-    for (auto& x : r) x.latency = latency;
+    for (auto& x : r.targets) x.latency = latency;
     co_return r;
   }
 

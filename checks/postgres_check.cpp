@@ -407,11 +407,11 @@ class postgres_check final : public check {
   postgres_check(std::shared_ptr<const plan> p, check_context ctx)
       : plan_(std::move(p)), ctx_(std::move(ctx)) {}
 
-  asio::awaitable<std::vector<check_result>> run(clock::time_point deadline) override {
+  asio::awaitable<attempt_result> run(clock::time_point deadline) override {
     const auto t0 = clock::now();
     auto finish = [t0](check_result r) {
       r.latency = clock::now() - t0;
-      return std::vector<check_result>{std::move(r)};
+      return attempt_result::single(std::move(r));
     };
     if (busy_->load())
       co_return finish(check_result::failing(

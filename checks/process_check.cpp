@@ -48,8 +48,8 @@ class process_check final : public check {
   process_check(const config::process_check& k, check_context ctx)
       : kind_(std::make_shared<const config::process_check>(k)), ctx_(ctx) {}
 
-  asio::awaitable<std::vector<check_result>> run(steady_clock::time_point deadline) override {
-    if (busy_->load()) co_return std::vector{check_result::failing("previous attempt still blocked")};
+  asio::awaitable<attempt_result> run(steady_clock::time_point deadline) override {
+    if (busy_->load()) co_return attempt_result::single(check_result::failing("previous attempt still blocked"));
     const auto start = steady_clock::now();
     // Owns a copy of the config: after a timeout the pool thread may outlive this check.
     auto work = [kind = kind_] { return evaluate_processes(*kind); };
@@ -64,7 +64,7 @@ class process_check final : public check {
       r = check_result::failing(std::string("internal error: ") + e.what());
     }
     r.latency = steady_clock::now() - start;
-    co_return std::vector{std::move(r)};
+    co_return attempt_result::single(std::move(r));
   }
 
  private:

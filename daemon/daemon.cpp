@@ -34,6 +34,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "checks/attempt.hpp"
 #include "checks/blocking.hpp"
 #include "checks/check.hpp"
 #include "checks/http_client.hpp"
@@ -114,34 +115,6 @@ std::pair<std::string, std::map<std::string, std::string>> split_target(const st
 http_reply json_reply(const json& j, int status = 200) {
   return {status, "application/json",
           j.dump(2, ' ', false, json::error_handler_t::replace) + "\n"};
-}
-
-// One attempt of a check, bounded: the check honours the deadline itself; the backstop timer
-// guarantees it. Never throws for a failing check.
-asio::awaitable<std::vector<checks::check_result>> attempt(checks::check& chk,
-                                                          const config::check_config& c) {
-  const auto start = steady::now();
-  const auto deadline = start + c.timeout;
-  std::vector<checks::check_result> results;
-  try {
-    asio::steady_timer backstop(co_await asio::this_coro::executor);
-    backstop.expires_at(deadline + std::chrono::milliseconds(100));
-    // as_tuple: the loser's cancellation is a value, not an exception thrown per check.
-    auto r = co_await (chk.run(deadline) ||
-                       backstop.async_wait(asio::as_tuple(asio::use_awaitable)));
-    if (r.index() == 0)
-      results = std::move(std::get<0>(r));
-    else
-      results.push_back(checks::check_result::failing(
-          "no result within the timeout of " + config::format_duration(c.timeout)));
-  } catch (const std::exception& e) {
-    results.clear();
-    results.push_back(checks::check_result::failing(std::string("check error: ") + e.what()));
-  }
-  const auto elapsed = steady::now() - start;
-  for (auto& r : results)
-    if (r.latency.count() == 0) r.latency = elapsed;
-  co_return results;
 }
 
 // The first line of the token file, trailing white space cut; nullopt when unreadable or
@@ -378,7 +351,7 @@ class healthd {
       slot->running_since = steady::now();
       const auto gen = slot->gen;  // the definition this attempt runs with
       ++attempts_in_flight_;
-      auto results = co_await attempt(*slot->check, *slot->cfg);
+      auto results = co_await checks::attempt_check(*slot->check, *slot->cfg);
       --attempts_in_flight_;
       slot->running_since.reset();
       if (stopping_) {
@@ -720,26 +693,31 @@ class healthd {
 
   // ---- results and incidents ------------------------------------------------------------------
 
-  void handle_results(const config::check_config& c, const std::vector<checks::check_result>& results) {
+  void handle_results(const config::check_config& c, const checks::attempt_result& results) {
     const auto now = wall_clock::now();
-    for (const auto& r : results) {
+    for (const auto& r : results.targets) {
       metrics_.check_result(c.name, r.target, r.status, r.latency);
       if (r.status == checks::health::failing)
         policy_.target_unhealthy(c.name, r.target, now);
       else
         policy_.target_healthy(c.name, r.target, now);
-      auto out = tracker_->on_result(c.name, r, now);
-      if (out.check_event == "check_failed") {
+    }
+    // One call per attempt: a complete attempt also tells which targets are gone.
+    auto out = tracker_->on_attempt(c.name, results, now);
+    for (const auto& ch : out.changes) {
+      const auto& r = ch.result;
+      if (ch.kind == target_change_kind::check_failed) {
         log_.warn("check_failed", {{"check", c.name}, {"target", r.target},
                                    {"result", checks::to_string(r.status)}, {"reason", r.reason},
                                    {"duration_ms", ms(r.latency)}});
-      } else if (out.check_event == "check_recovered") {
+      } else {
         log_.info("check_recovered", {{"check", c.name}, {"target", r.target},
                                       {"result", checks::to_string(r.status)},
                                       {"duration_ms", ms(r.latency)}});
       }
-      apply(std::move(out.events));
     }
+    apply(std::move(out.events));
+    for (const auto& t : out.gone_targets) metrics_.forget_target(c.name, t);
   }
 
   json incident_fields(const incident& i) const {
@@ -852,16 +830,16 @@ class healthd {
     const auto& i = ev.snapshot;
     notify(i);
     auto fields = incident_fields(i);
-    if (ev.kind == "incident_opened") {
+    if (ev.kind == event_kind::incident_opened) {
       metrics_.incident_opened(i.check, i.level);
-      log_.warn(ev.kind, fields);
+      log_.warn(to_string(ev.kind), fields);
       // Opened under a failing dependency: also say so with the event operators grep for.
       if (i.state == incident_state::suppressed) log_.info("incident_suppressed", fields);
-    } else if (ev.kind == "incident_suppressed") {
-      log_.info(ev.kind, fields);
-    } else if (ev.kind == "sla_breached") {
+    } else if (ev.kind == event_kind::incident_suppressed) {
+      log_.info(to_string(ev.kind), fields);
+    } else if (ev.kind == event_kind::sla_breached) {
       metrics_.sla_breached(i.level);
-      log_.error(ev.kind, fields);
+      log_.error(to_string(ev.kind), fields);
       if (i.state == incident_state::escalated) {
         // The response time passed with the incident escalated: the backup contact too.
         auto esc = fields;
@@ -869,20 +847,20 @@ class healthd {
         esc["reason"] = "response time passed while escalated";
         log_.error("incident_escalated", esc);
       }
-    } else if (ev.kind == "incident_escalated") {
+    } else if (ev.kind == event_kind::incident_escalated) {
       add_contacts(fields, i, now);
-      log_.error(ev.kind, fields);
-    } else if (ev.kind == "incident_resolved") {
+      log_.error(to_string(ev.kind), fields);
+    } else if (ev.kind == event_kind::incident_resolved) {
       fields["duration_ms"] = ms(i.resolved_at.value_or(now) - i.opened_at);
       fields["sla_met"] = !i.sla_breached;
-      log_.info(ev.kind, fields);
+      log_.info(to_string(ev.kind), fields);
       remember_resolved(i);
       // A runbook still running for it (its verify step saw the recovery) finishes first, so
       // that the report carries the whole attempt, remediation_finished included.
       if (running_.count(i.id)) report_after_run_.insert(i.id);
       else write_report(i);
     } else {
-      log_.info(ev.kind, fields);
+      log_.info(to_string(ev.kind), fields);
     }
     // An open incident whose check names a runbook asks for it; the policy decides when
     // (a suppressed one waits for its root cause, an escalated one for an operator).
@@ -948,14 +926,15 @@ class healthd {
   // An incident that resolved while its runbook ran is no longer in the tracker: the entry goes
   // on its resolved copy (the journal keeps the newest snapshot, so it stays resolved).
   // Returns the journal sequence of the entry (0: no such incident), for committed().
-  std::uint64_t annotate(const std::string& id, const std::string& event, const std::string& detail) {
+  std::uint64_t annotate(const std::string& id, timeline_entry entry) {
     const auto now = wall_clock::now();
-    auto ev = tracker_->annotate(id, event, detail, now);
+    entry.at = now;
+    auto ev = tracker_->annotate(id, entry, now);
     if (!ev) {
       for (auto it = resolved_.rbegin(); it != resolved_.rend(); ++it) {
         if (it->id != id) continue;
-        it->timeline.push_back({now, event, detail});
-        ev = incident_event{event, *it};
+        it->timeline.push_back(entry);
+        ev = incident_event{entry.kind, *it};
         break;
       }
     }
@@ -980,17 +959,19 @@ class healthd {
     if (!have_state) {
       bool running = false;
       for (const auto& t : i.timeline) {
-        if (t.event == "remediation_started") {
+        if (t.kind == event_kind::remediation_started) {
           policy_.started(ref, t.at);
           running = true;
-        } else if (t.event == "remediation_finished" && running) {
-          policy_.finished(i.id, t.detail.rfind("success", 0) == 0, t.at);
+        } else if (t.kind == event_kind::remediation_finished && running) {
+          policy_.finished(i.id, t.outcome && *t.outcome != "failure", t.at);
           running = false;
         }
       }
       if (running) {
         policy_.finished(i.id, false, now);
-        annotate(i.id, "remediation_finished", "failure: cut off by a daemon restart");
+        annotate(i.id, {.kind = event_kind::remediation_finished,
+                        .reason = "cut off by a daemon restart",
+                        .outcome = "failure"});
         log_.warn("remediation_finished", {{"incident", i.id}, {"runbook", ref.runbook},
                                            {"outcome", "failure"},
                                            {"reason", "cut off by a daemon restart"}});
@@ -1054,7 +1035,7 @@ class healthd {
     processes_.erase(ref.id);
     const std::string why = "cut off by a daemon restart" + (ended.empty() ? std::string() : "; " + ended);
     policy_.finished(ref.id, false, wall_clock::now());
-    annotate(ref.id, "remediation_finished", "failure: " + why);
+    annotate(ref.id, {.kind = event_kind::remediation_finished, .reason = why, .outcome = "failure"});
     log_.warn("remediation_finished", {{"incident", ref.id}, {"runbook", ref.runbook},
                                        {"outcome", "failure"}, {"reason", why}});
     journal_engine_state();
@@ -1172,8 +1153,8 @@ class healthd {
            {"reason", d.reason}, {"decision", std::string(remediation::to_string(d.what))}};
     f["next_allowed"] = d.not_before ? json(format_rfc3339(*d.not_before)) : json(nullptr);
     log_.info("remediation_skipped", f);
-    annotate(ref.id, "remediation_skipped",
-             d.reason + (d.not_before ? "; next run allowed at " + format_rfc3339(*d.not_before) : ""));
+    annotate(ref.id, {.kind = event_kind::remediation_skipped, .reason = d.reason,
+                      .runbook = ref.runbook, .not_before = d.not_before});
   }
 
   // A runbook attempt runs as its own coroutine with a cancellation signal, so that a stopping
@@ -1240,10 +1221,11 @@ class healthd {
 
     const auto run_start = steady::now();
     running_.insert(ref.id);
-    const auto started_seq =
-        annotate(ref.id, "remediation_started",
-                 "attempt " + std::to_string(attempt_no) + " of " + std::to_string(rb.max_attempts) +
-                     " of runbook " + ref.runbook + (dry ? " (dry run)" : ""));
+    const auto started_seq = annotate(ref.id, {.kind = event_kind::remediation_started,
+                                               .attempt = attempt_no,
+                                               .max_attempts = rb.max_attempts,
+                                               .runbook = ref.runbook,
+                                               .dry_run = dry});
     // Flushed before acting: no step runs for an attempt the journal does not have.
     co_await committed(started_seq);
     log_.warn("remediation_started", {{"incident", ref.id}, {"check", ref.check}, {"target", ref.target},
@@ -1266,11 +1248,16 @@ class healthd {
              {"duration_ms", ms(rec.took)}, {"reason", out.detail}};
       if (!out.output.empty()) f["output"] = out.output;
       if (out.ok) log_.info("step_finished", f); else log_.warn("step_finished", f);
-      annotate(ref.id, "step_finished",
-               step.name + ": " + (out.ok ? "ok" : "failed") + " in " +
-                   checks::format_seconds(rec.took) + " — " + out.detail);
+      annotate(ref.id, {.kind = event_kind::step_finished,
+                        .reason = out.detail,
+                        .attempt = attempt_no,
+                        .step = step.name,
+                        .ok = out.ok,
+                        .duration_s = std::chrono::duration<double>(rec.took).count()});
       if (out.manual_instruction) {
-        annotate(ref.id, "manual_action", *out.manual_instruction);
+        annotate(ref.id, {.kind = event_kind::manual_action,
+                          .reason = *out.manual_instruction,
+                          .step = step.name});
         log_.warn("manual_action", {{"incident", ref.id}, {"runbook", ref.runbook},
                                     {"step", step.name}, {"instruction", *out.manual_instruction}});
       }
@@ -1284,7 +1271,10 @@ class healthd {
                               : result.failure;
     const std::string outcome = dry ? "dry_run" : ok ? "success" : "failure";
     metrics_.remediation_run(ref.runbook, outcome);
-    annotate(ref.id, "remediation_finished", (ok ? "success" : "failure: " + failure));
+    annotate(ref.id, {.kind = event_kind::remediation_finished,
+                      .reason = ok ? std::string() : failure,
+                      .attempt = attempt_no,
+                      .outcome = ok ? outcome : "failure"});
     json f{{"incident", ref.id}, {"check", ref.check}, {"target", ref.target}, {"runbook", ref.runbook},
            {"attempt", attempt_no}, {"outcome", outcome},
            {"duration_ms", ms(steady::now() - run_start)}};
@@ -1310,11 +1300,16 @@ class healthd {
     const auto end = steady::now() + within;
     std::string last = "not run";
     for (;;) {
-      auto results = co_await attempt(*chk, *c);
+      checks::attempt_result results;
+      try {
+        results = co_await checks::attempt_check(*chk, *c);
+      } catch (const boost::system::system_error&) {  // operation_aborted: the daemon stops
+        co_return "daemon stopping";
+      }
       if (stopping_) co_return "daemon stopping";
       handle_results(*c, results);
-      bool ok = !results.empty();
-      for (const auto& r : results) {
+      bool ok = !results.targets.empty();
+      for (const auto& r : results.targets) {
         if (!target.empty() && r.target != target) continue;
         if (r.status == checks::health::failing) {
           ok = false;
@@ -1635,7 +1630,8 @@ int run_once(const config::config& cfg, bool as_json) {
     asio::co_spawn(
         ioc,
         [&c, chk, &rows]() -> asio::awaitable<void> {
-          for (auto& r : co_await attempt(*chk, c)) rows.push_back({c.name, std::move(r)});
+          auto attempt = co_await checks::attempt_check(*chk, c);
+          for (auto& r : attempt.targets) rows.push_back({c.name, std::move(r)});
         },
         asio::detached);
   }

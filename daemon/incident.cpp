@@ -6,26 +6,12 @@
 #include <cstdio>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
 namespace acis::daemon {
 
 namespace {
 
 using std::chrono::milliseconds;
 using checks::health;
-
-// Local names, so that this pure file does not pull in the check kinds' object file.
-std::string_view health_name(health h) {
-  switch (h) {
-    case health::ok: return "ok";
-    case health::degraded: return "degraded";
-    case health::failing: return "failing";
-  }
-  return "failing";
-}
-
-std::string_view severity_name(severity s) { return config::to_string(s); }
 
 // critical (0) is the most severe.
 bool more_severe(severity a, severity b) { return static_cast<int>(a) < static_cast<int>(b); }
@@ -75,179 +61,7 @@ bool can_breach(const incident& i) {
          !i.sla_breached;
 }
 
-// Parses exactly `n` digits.
-bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  out = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    out = out * 10 + (s[i] - '0');
-  }
-  return true;
-}
-
 }  // namespace
-
-// ---- names and JSON ------------------------------------------------------------------------
-
-std::string_view to_string(incident_state s) {
-  switch (s) {
-    case incident_state::open: return "open";
-    case incident_state::suppressed: return "suppressed";
-    case incident_state::acknowledged: return "acknowledged";
-    case incident_state::escalated: return "escalated";
-    case incident_state::resolved: return "resolved";
-  }
-  return "open";
-}
-
-std::optional<incident_state> parse_incident_state(std::string_view s) {
-  for (auto v : {incident_state::open, incident_state::suppressed, incident_state::acknowledged,
-                 incident_state::escalated, incident_state::resolved})
-    if (to_string(v) == s) return v;
-  return std::nullopt;
-}
-
-std::string format_rfc3339(time_point t) {
-  using namespace std::chrono;
-  const auto ms = floor<milliseconds>(t.time_since_epoch());
-  const auto day = floor<days>(ms);
-  const year_month_day ymd{sys_days{day}};
-  const auto in_day = ms - day;  // [0, 24h) thanks to floor
-  const auto h = duration_cast<hours>(in_day);
-  const auto m = duration_cast<minutes>(in_day - h);
-  const auto s = duration_cast<seconds>(in_day - h - m);
-  const auto f = in_day - h - m - s;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u" "T%02d:%02d:%02d.%03dZ", int(ymd.year()),
-                unsigned(ymd.month()), unsigned(ymd.day()), int(h.count()), int(m.count()),
-                int(s.count()), int(f.count()));
-  return buf;
-}
-
-std::optional<time_point> parse_rfc3339(std::string_view s) {
-  using namespace std::chrono;
-  int Y, M, D, h, m, sec;
-  if (!digits(s, 0, 4, Y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, M) ||
-      s[7] != '-' || !digits(s, 8, 2, D) ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) || s[13] != ':' ||
-      !digits(s, 14, 2, m) || s[16] != ':' || !digits(s, 17, 2, sec))
-    return std::nullopt;
-  const year_month_day ymd{year{Y}, month{unsigned(M)}, day{unsigned(D)}};
-  if (!ymd.ok() || h > 23 || m > 59 || sec > 60) return std::nullopt;
-  std::size_t pos = 19;
-  nanoseconds frac{0};
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    const std::size_t start = pos;
-    long long scale = 100'000'000;
-    long long ns = 0;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      ns += (s[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == start) return std::nullopt;
-    frac = nanoseconds{ns};
-  }
-  minutes offset{0};
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    int oh, om;
-    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !digits(s, pos + 4, 2, om) || oh > 23 || om > 59)
-      return std::nullopt;
-    offset = hours{oh} + minutes{om};
-    if (s[pos] == '-') offset = -offset;
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  const auto local = sys_days{ymd}.time_since_epoch() + hours{h} + minutes{m} + seconds{sec} + frac;
-  return time_point{duration_cast<wall_clock::duration>(local - offset)};
-}
-
-namespace {
-
-nlohmann::json time_json(const std::optional<time_point>& t) {
-  return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json(nullptr);
-}
-
-time_point time_from(const nlohmann::json& j, const char* key) {
-  const auto& v = j.at(key);
-  auto t = parse_rfc3339(v.get<std::string>());
-  if (!t)
-    throw nlohmann::json::other_error::create(
-        501, std::string("incident: ") + key + " is not an RFC 3339 time", &j);
-  return *t;
-}
-
-std::optional<time_point> optional_time_from(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  return time_from(j, key);
-}
-
-std::optional<std::string> optional_string_from(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  return it->get<std::string>();
-}
-
-}  // namespace
-
-void to_json(nlohmann::json& j, const incident& i) {
-  auto timeline = nlohmann::json::array();
-  for (const auto& e : i.timeline)
-    timeline.push_back({{"at", format_rfc3339(e.at)}, {"event", e.event}, {"detail", e.detail}});
-  j = nlohmann::json{
-      {"id", i.id},
-      {"check", i.check},
-      {"target", i.target},
-      {"severity", severity_name(i.level)},
-      {"state", to_string(i.state)},
-      {"reason", i.reason},
-      {"first_failure", format_rfc3339(i.first_failure)},
-      {"opened_at", format_rfc3339(i.opened_at)},
-      {"sla_deadline", format_rfc3339(i.sla_deadline)},
-      {"sla_breached", i.sla_breached},
-      {"suppressed_by", i.suppressed_by ? nlohmann::json(*i.suppressed_by) : nullptr},
-      {"acknowledged_at", time_json(i.acknowledged_at)},
-      {"ack_comment", i.ack_comment ? nlohmann::json(*i.ack_comment) : nullptr},
-      {"resolved_at", time_json(i.resolved_at)},
-      {"timeline", std::move(timeline)},
-  };
-}
-
-void from_json(const nlohmann::json& j, incident& i) {
-  incident r;
-  r.id = j.at("id").get<std::string>();
-  r.check = j.at("check").get<std::string>();
-  r.target = j.value("target", std::string{});
-  auto level = config::parse_severity(j.at("severity").get<std::string>());
-  auto state = parse_incident_state(j.at("state").get<std::string>());
-  if (!level || !state)
-    throw nlohmann::json::other_error::create(501, "incident: unknown severity or state", &j);
-  r.level = *level;
-  r.state = *state;
-  r.reason = j.value("reason", std::string{});
-  r.first_failure = time_from(j, "first_failure");
-  r.opened_at = time_from(j, "opened_at");
-  r.sla_deadline = time_from(j, "sla_deadline");
-  r.sla_breached = j.value("sla_breached", false);
-  r.suppressed_by = optional_string_from(j, "suppressed_by");
-  r.acknowledged_at = optional_time_from(j, "acknowledged_at");
-  r.ack_comment = optional_string_from(j, "ack_comment");
-  r.resolved_at = optional_time_from(j, "resolved_at");
-  if (auto it = j.find("timeline"); it != j.end()) {
-    for (const auto& e : *it)
-      r.timeline.push_back({time_from(e, "at"), e.at("event").get<std::string>(),
-                            e.value("detail", std::string{})});
-  }
-  i = std::move(r);
-}
 
 check_policy check_policy::from_config(const config::check_config& c) {
   check_policy p;
@@ -308,26 +122,54 @@ incident_tracker::target_entry& incident_tracker::target_of(check_entry& c,
   return it->second;
 }
 
-incident_event incident_tracker::record(incident& inc, std::string kind, std::string detail,
-                                        time_point now) {
-  inc.timeline.push_back({now, kind, std::move(detail)});
-  return incident_event{std::move(kind), inc};
+incident_event incident_tracker::record(incident& inc, timeline_entry entry, time_point now) {
+  entry.at = now;
+  const auto kind = entry.kind;
+  inc.timeline.push_back(std::move(entry));
+  return incident_event{kind, inc};
 }
 
-result_outcome incident_tracker::on_result(std::string_view check, const checks::check_result& r,
-                                           time_point now) {
-  result_outcome out;
+attempt_outcome incident_tracker::on_attempt(std::string_view check,
+                                             const checks::attempt_result& a, time_point now) {
+  attempt_outcome out;
   auto cit = checks_.find(check);
-  if (cit == checks_.end()) return out;  // a result racing a reload that removed its check
+  if (cit == checks_.end()) return out;  // an attempt racing a reload that removed its check
   check_entry& c = cit->second;
+  for (const auto& r : a.targets)
+    if (auto change = on_result(c, r, now, out.events))
+      out.changes.push_back({r.target, *change, r});
+  if (!a.complete) return out;  // unreported targets: unknown, not gone
+
+  std::set<std::string_view> reported;
+  for (const auto& r : a.targets) reported.insert(r.target);
+  std::vector<std::string> gone;
+  for (const auto& [name, t] : c.targets)
+    if (!reported.contains(name)) gone.push_back(name);
+  for (const auto& name : gone) {
+    auto t = c.targets.find(name);
+    if (t->second.state.incident_id)
+      resolve(incidents_.at(*t->second.state.incident_id), "target gone", now, out.events);
+    c.targets.erase(t);
+  }
+  // A gone target may have been the root cause of suppressed dependents.
+  if (!gone.empty()) reevaluate_suppressed(now, out.events);
+  out.gone_targets = std::move(gone);
+  return out;
+}
+
+std::optional<target_change_kind> incident_tracker::on_result(check_entry& c,
+                                                              const checks::check_result& r,
+                                                              time_point now,
+                                                              std::vector<incident_event>& events) {
+  std::optional<target_change_kind> change;
   const check_policy& p = c.policy;
   target_entry& t = target_of(c, r.target);
   target_state& ts = t.state;
 
   const bool bad = is_bad(p, r.status);
   const bool was_bad = ts.last && is_bad(p, ts.last->status);
-  if (bad && !was_bad) out.check_event = "check_failed";
-  if (!bad && ts.last && was_bad) out.check_event = "check_recovered";
+  if (bad && !was_bad) change = target_change_kind::check_failed;
+  if (!bad && ts.last && was_bad) change = target_change_kind::check_recovered;
   ts.last = r;
   ts.last_at = now;
 
@@ -351,6 +193,9 @@ result_outcome incident_tracker::on_result(std::string_view check, const checks:
     }
   }
 
+  // When the result was taken: a bad one taken before its incident lost its root cause is stale.
+  const time_point taken = now - std::chrono::duration_cast<time_point::duration>(
+                                     std::max(r.latency, std::chrono::nanoseconds(0)));
   bool resolved = false;
   if (ts.incident_id) {
     incident& inc = incidents_.at(*ts.incident_id);
@@ -360,45 +205,47 @@ result_outcome incident_tracker::on_result(std::string_view check, const checks:
         const auto from = inc.level;
         inc.level = p.level;
         inc.sla_deadline = inc.first_failure + response_time(inc.level);
-        out.events.push_back(record(inc, "incident_severity_changed",
-                                    std::string("raised from ") +
-                                        std::string(severity_name(from)) + " to " +
-                                        std::string(severity_name(inc.level)) + ": " + r.reason,
-                                    now));
+        events.push_back(record(inc,
+                                {.kind = event_kind::incident_severity_changed,
+                                 .reason = r.reason,
+                                 .from_level = from,
+                                 .level = inc.level},
+                                now));
       }
       if (inc.state == incident_state::suppressed) {
         // The root cause may have gone while this one kept failing, or a deeper one appeared.
         auto root = root_cause(p.name);
-        if (!root) {
-          inc.state = incident_state::open;
-          inc.suppressed_by.reset();
-          inc.first_failure = now;
-          inc.sla_deadline = now + response_time(inc.level);
-          out.events.push_back(
-              record(inc, "incident_unsuppressed", "no failing dependency; still failing", now));
-        } else if (*root != inc.suppressed_by) {
-          inc.suppressed_by = *root;
-          out.events.push_back(record(inc, "incident_suppressed", "root cause: " + *root, now));
+        if (!root && (!t.released_at || taken >= *t.released_at)) {
+          // A fresh bad result with no failing dependency: its own problem now.
+          unsuppress(inc, t, r.reason, now, events);
+        } else if (root) {
+          t.released_at.reset();
+          if (*root != inc.suppressed_by) {
+            inc.suppressed_by = *root;
+            events.push_back(record(
+                inc, {.kind = event_kind::incident_suppressed, .root_cause = *root}, now));
+          }
         }
       }
     } else if (counted && ts.consecutive_good >= p.rise) {
       resolve(inc, std::to_string(ts.consecutive_good) + " passing result(s) in a row: " +
                        r.reason,
-              now, out.events);
+              now, events);
       resolved = true;
     }
   } else if (counted && bad) {
     const auto bad_count = std::count_if(t.window.begin(), t.window.end(),
                                          [](const counted_result& x) { return x.bad; });
     if (bad_count >= p.fall) {
-      open_incident(c, t, r, now, out.events);
-      suppress_dependents(p.name, now, out.events);
+      open_incident(c, t, r, now, events);
+      suppress_dependents(p.name, now, events);
     }
   }
 
   // A dependency that recovered (or whose incident resolved) may release suppressed ones.
-  if (resolved || out.check_event == "check_recovered") reevaluate_suppressed(now, out.events);
-  return out;
+  if (resolved || change == target_change_kind::check_recovered)
+    reevaluate_suppressed(now, events);
+  return change;
 }
 
 void incident_tracker::open_incident(check_entry& c, target_entry& t,
@@ -421,27 +268,30 @@ void incident_tracker::open_incident(check_entry& c, target_entry& t,
   inc.first_failure = first_bad.value_or(now);
   inc.opened_at = now;
   inc.sla_deadline = inc.first_failure + response_time(inc.level);
-  std::string detail = std::string(severity_name(inc.level)) + ": " +
-                       target_name(inc.check, inc.target) + " " +
-                       std::string(health_name(r.status)) + ": " + r.reason;
+  timeline_entry opened{
+      .kind = event_kind::incident_opened, .health = r.status, .reason = r.reason,
+      .level = inc.level};
   if (auto root = root_cause(p.name)) {
     inc.state = incident_state::suppressed;
     inc.suppressed_by = *root;
-    detail += " (suppressed, root cause: " + *root + ")";
+    opened.root_cause = *root;
   }
   t.state.incident_id = inc.id;
+  t.released_at.reset();
   auto [it, _] = incidents_.emplace(inc.id, std::move(inc));
-  events.push_back(record(it->second, "incident_opened", std::move(detail), now));
+  events.push_back(record(it->second, std::move(opened), now));
 }
 
-void incident_tracker::resolve(incident& inc, std::string detail, time_point now,
+void incident_tracker::resolve(incident& inc, std::string reason, time_point now,
                                std::vector<incident_event>& events) {
   inc.state = incident_state::resolved;
   inc.resolved_at = now;
-  events.push_back(record(inc, "incident_resolved", std::move(detail), now));
+  events.push_back(
+      record(inc, {.kind = event_kind::incident_resolved, .reason = std::move(reason)}, now));
   if (auto c = checks_.find(inc.check); c != checks_.end()) {
     if (auto t = c->second.targets.find(inc.target); t != c->second.targets.end()) {
       t->second.state.incident_id.reset();
+      t->second.released_at.reset();
       // The results that opened it are used up: a new incident needs `fall` new bad results.
       t->second.window.clear();
       t->second.state.window.clear();
@@ -502,10 +352,12 @@ void incident_tracker::suppress_dependents(std::string_view check, time_point no
     if (inc.state == incident_state::open || inc.state == incident_state::escalated) {
       inc.state = incident_state::suppressed;
       inc.suppressed_by = *root;
-      events.push_back(record(inc, "incident_suppressed", "root cause: " + *root, now));
+      events.push_back(
+          record(inc, {.kind = event_kind::incident_suppressed, .root_cause = *root}, now));
     } else if (inc.state == incident_state::suppressed && inc.suppressed_by != *root) {
       inc.suppressed_by = *root;
-      events.push_back(record(inc, "incident_suppressed", "root cause: " + *root, now));
+      events.push_back(
+          record(inc, {.kind = event_kind::incident_suppressed, .root_cause = *root}, now));
     }
   }
 }
@@ -514,30 +366,38 @@ void incident_tracker::reevaluate_suppressed(time_point now,
                                              std::vector<incident_event>& events) {
   for (auto& [id, inc] : incidents_) {
     if (inc.state != incident_state::suppressed) continue;
+    auto c = checks_.find(inc.check);
+    target_entry* t = nullptr;
+    if (c != checks_.end())
+      if (auto it = c->second.targets.find(inc.target); it != c->second.targets.end())
+        t = &it->second;
     if (auto root = root_cause(inc.check)) {
+      if (t) t->released_at.reset();
       if (*root != inc.suppressed_by) {
         inc.suppressed_by = *root;
-        events.push_back(record(inc, "incident_suppressed", "root cause: " + *root, now));
+        events.push_back(
+            record(inc, {.kind = event_kind::incident_suppressed, .root_cause = *root}, now));
       }
       continue;
     }
-    // Without a failing dependency it is this check's own problem, if it still fails; one
-    // that is recovering stays suppressed until its rise resolves it (or a bad result
-    // unsuppresses it in on_result).
-    auto c = checks_.find(inc.check);
-    if (c == checks_.end()) continue;
-    auto t = c->second.targets.find(inc.target);
-    if (t == c->second.targets.end() || !t->second.state.last ||
-        !is_bad(c->second.policy, t->second.state.last->status))
-      continue;
-    const std::string was = inc.suppressed_by.value_or("?");
-    inc.state = incident_state::open;
-    inc.suppressed_by.reset();
-    inc.first_failure = now;
-    inc.sla_deadline = now + response_time(inc.level);
-    events.push_back(record(inc, "incident_unsuppressed",
-                            "root cause " + was + " recovered; still failing", now));
+    // Without a failing dependency it may be this check's own problem, but its latest result
+    // was taken while the root cause still failed: it is judged again on the next result
+    // (bad: unsuppressed in on_result; good: counts toward rise). Not here, on a stale one.
+    if (t && !t->released_at) t->released_at = now;
   }
+}
+
+void incident_tracker::unsuppress(incident& inc, target_entry& t, const std::string& reason,
+                                  time_point now, std::vector<incident_event>& events) {
+  std::optional<std::string> was = inc.suppressed_by;
+  // Escalated in this episode: it stays escalated (remediation gave up; not a second page).
+  inc.state = inc.escalated_at ? incident_state::escalated : incident_state::open;
+  inc.suppressed_by.reset();
+  inc.first_failure = now;
+  inc.sla_deadline = now + response_time(inc.level);
+  t.released_at.reset();
+  events.push_back(record(
+      inc, {.kind = event_kind::incident_unsuppressed, .reason = reason, .root_cause = was}, now));
 }
 
 std::vector<incident_event> incident_tracker::tick(time_point now) {
@@ -545,10 +405,12 @@ std::vector<incident_event> incident_tracker::tick(time_point now) {
   for (auto& [id, inc] : incidents_) {
     if (!can_breach(inc) || now < inc.sla_deadline) continue;
     inc.sla_breached = true;
-    events.push_back(record(inc, "sla_breached",
-                            std::string(severity_name(inc.level)) + " response time of " +
-                                config::format_duration(response_time(inc.level)) +
-                                " passed without resolution or acknowledgement",
+    events.push_back(record(inc,
+                            {.kind = event_kind::sla_breached,
+                             .reason = "response time of " +
+                                       config::format_duration(response_time(inc.level)) +
+                                       " passed without resolution or acknowledgement",
+                             .level = inc.level},
                             now));
   }
   return events;
@@ -593,24 +455,30 @@ std::optional<incident_event> incident_tracker::acknowledge(std::string_view id,
   inc.state = incident_state::acknowledged;
   inc.acknowledged_at = now;
   inc.ack_comment = comment;
-  std::string detail = comment.empty() ? "acknowledged" : "acknowledged: " + comment;
-  if (!inc.sla_breached) detail += " (within SLA)";
-  return record(inc, "incident_acknowledged", std::move(detail), now);
+  return record(inc,
+                {.kind = event_kind::incident_acknowledged,
+                 .reason = std::move(comment),
+                 .within_sla = !inc.sla_breached},
+                now);
 }
 
-std::optional<incident_event> incident_tracker::escalate(std::string_view id, std::string detail,
+std::optional<incident_event> incident_tracker::escalate(std::string_view id, std::string reason,
                                                          time_point now) {
   auto it = incidents_.find(id);
-  if (it == incidents_.end() || it->second.state != incident_state::open) return std::nullopt;
+  if (it == incidents_.end() || it->second.state != incident_state::open ||
+      it->second.escalated_at)
+    return std::nullopt;
   it->second.state = incident_state::escalated;
-  return record(it->second, "incident_escalated", std::move(detail), now);
+  it->second.escalated_at = now;
+  return record(it->second,
+                {.kind = event_kind::incident_escalated, .reason = std::move(reason)}, now);
 }
 
-std::optional<incident_event> incident_tracker::annotate(std::string_view id, std::string event,
-                                                         std::string detail, time_point now) {
+std::optional<incident_event> incident_tracker::annotate(std::string_view id, timeline_entry entry,
+                                                         time_point now) {
   auto it = incidents_.find(id);
   if (it == incidents_.end()) return std::nullopt;
-  return record(it->second, std::move(event), std::move(detail), now);
+  return record(it->second, std::move(entry), now);
 }
 
 void incident_tracker::restore(std::vector<incident> open_incidents, std::uint64_t next_seq) {

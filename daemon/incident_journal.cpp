@@ -126,7 +126,7 @@ journal_record journal_record::for_event(const incident_event& e, time_point at)
   journal_record r;
   r.what = kind::incident;
   r.at = at;
-  r.event = e.kind;
+  r.event = std::string(to_string(e.kind));
   r.change = e.snapshot;
   // Every event appends exactly one timeline entry: only that one is journaled with it.
   if (r.change.timeline.size() > 1)

@@ -1,5 +1,6 @@
 #include "daemon/incident_report.hpp"
 
+#include "checks/http_client.hpp"
 #include "checks/text.hpp"
 
 #include <algorithm>
@@ -150,27 +151,14 @@ struct opened_facts {
   std::string reason;  // the reason of the result that opened the incident
 };
 
-// incident_opened's detail is "SEVERITY: CHECK[/TARGET] HEALTH: REASON[ (suppressed, root
-// cause: X)]" (incident.cpp). Falls back to the incident's latest reason.
+// From the incident_opened entry's fields; falls back to the incident's latest reason.
 opened_facts first_failure_facts(const incident& i) {
   opened_facts f;
   f.reason = i.reason;
   for (const auto& e : i.timeline) {
-    if (e.event != "incident_opened") continue;
-    std::string_view d = e.detail;
-    const auto name = target_name(i);
-    for (std::string_view h : {"failing", "degraded"}) {
-      const std::string marker = name + " " + std::string(h) + ": ";
-      if (auto p = d.find(marker); p != std::string_view::npos) {
-        auto reason = d.substr(p + marker.size());
-        constexpr std::string_view suffix = " (suppressed, root cause: ";
-        if (auto s = reason.rfind(suffix); s != std::string_view::npos && reason.back() == ')')
-          reason = reason.substr(0, s);
-        f.health = std::string(h);
-        f.reason = std::string(reason);
-        return f;
-      }
-    }
+    if (e.kind != event_kind::incident_opened) continue;
+    if (e.health) f.health = std::string(checks::to_string(*e.health));
+    if (!e.reason.empty()) f.reason = e.reason;
     break;
   }
   return f;
@@ -182,57 +170,47 @@ std::vector<std::string> root_causes(const incident& i) {
   auto add = [&](std::string s) {
     if (!s.empty() && std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
   };
-  for (const auto& e : i.timeline) {
-    std::string_view d = e.detail;
-    if (e.event == "incident_suppressed") {
-      if (auto p = d.find("root cause: "); p != std::string_view::npos)
-        add(std::string(d.substr(p + 12)));
-    } else if (e.event == "incident_opened") {
-      constexpr std::string_view marker = "(suppressed, root cause: ";
-      if (auto p = d.rfind(marker); p != std::string_view::npos && d.back() == ')')
-        add(std::string(d.substr(p + marker.size(), d.size() - 1 - p - marker.size())));
-    }
-  }
+  for (const auto& e : i.timeline)
+    if ((e.kind == event_kind::incident_suppressed || e.kind == event_kind::incident_opened) &&
+        e.root_cause)
+      add(*e.root_cause);
   if (i.suppressed_by) add(*i.suppressed_by);
   return out;
 }
 
-bool has_event(const incident& i, std::string_view event) {
+bool has_event(const incident& i, event_kind kind) {
   return std::any_of(i.timeline.begin(), i.timeline.end(),
-                     [&](const timeline_entry& e) { return e.event == event; });
+                     [&](const timeline_entry& e) { return e.kind == kind; });
 }
 
 struct attempt {
-  std::string title;  // remediation_started's detail, e.g. "attempt 1 of 3 of runbook api-down"
+  std::string title;  // e.g. "attempt 1 of 3 of runbook api-down"
   std::optional<time_point> started;
-  std::optional<std::string> outcome;  // remediation_finished's detail
+  std::optional<std::string> outcome;  // "success", "failure: ..."
   std::vector<std::string> steps;
 };
 
-// step_finished's detail is "STEP: ok|failed in 0.3s — DETAIL" (daemon.cpp); shown as
-// "STEP — ok in 0.3s — DETAIL", or as written when it has another shape.
-std::string describe_step(std::string_view d) {
-  for (std::string_view result : {": ok in ", ": failed in "}) {
-    if (auto p = d.find(result); p != std::string_view::npos) {
-      auto step = d.substr(0, p);
-      auto rest = d.substr(p + 2);  // "ok in 0.3s — exit 0"
-      return "**" + std::string(step) + "** — " + std::string(rest);
-    }
-  }
-  return std::string(d);
+// "**STEP** — ok in 0.3s — DETAIL"
+std::string describe_step(const timeline_entry& e) {
+  std::string s = "**" + e.step.value_or("step") + "** — " + (e.ok.value_or(false) ? "ok" : "failed");
+  if (e.duration_s)
+    s += " in " + checks::format_seconds(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::duration<double>(*e.duration_s)));
+  if (!e.reason.empty()) s += " — " + e.reason;
+  return s;
 }
 
 std::vector<attempt> attempts_of(const incident& i) {
   std::vector<attempt> out;
   for (const auto& e : i.timeline) {
-    if (e.event == "remediation_started") {
-      out.push_back({e.detail, e.at, std::nullopt, {}});
-    } else if (e.event == "step_finished") {
+    if (e.kind == event_kind::remediation_started) {
+      out.push_back({describe(e), e.at, std::nullopt, {}});
+    } else if (e.kind == event_kind::step_finished) {
       if (out.empty() || out.back().outcome) out.push_back({"steps outside a recorded attempt", {}, {}, {}});
-      out.back().steps.push_back(describe_step(e.detail));
-    } else if (e.event == "remediation_finished") {
+      out.back().steps.push_back(describe_step(e));
+    } else if (e.kind == event_kind::remediation_finished) {
       if (out.empty() || out.back().outcome) out.push_back({"attempt", {}, {}, {}});
-      out.back().outcome = e.detail;
+      out.back().outcome = describe(e);
     }
   }
   return out;
@@ -265,7 +243,7 @@ std::string render_incident_report(const incident& i, const report_context& ctx)
   const auto first = first_failure_facts(i);
   const auto causes = root_causes(i);
   const bool was_suppressed = !causes.empty();
-  const bool suppressed_throughout = was_suppressed && !has_event(i, "incident_unsuppressed");
+  const bool suppressed_throughout = was_suppressed && !has_event(i, event_kind::incident_unsuppressed);
   const std::string kind = ctx.check ? std::string(config::kind_name(ctx.check->kind)) : "";
 
   std::string out;
@@ -355,8 +333,8 @@ std::string render_incident_report(const incident& i, const report_context& ctx)
         day = d;
         lines.push_back("on " + day);
       }
-      std::string l = clock_time(e.at) + " — " + one_line(e.event);
-      if (!e.detail.empty()) l += ": " + one_line(e.detail);
+      std::string l = clock_time(e.at) + " — " + std::string(to_string(e.kind));
+      if (auto d = describe(e); !d.empty()) l += ": " + one_line(d);
       lines.push_back(std::move(l));
     }
     const auto fence = fence_for(lines);
@@ -440,8 +418,8 @@ std::string render_incident_report(const incident& i, const report_context& ctx)
   {
     bool any = false;
     for (const auto& e : i.timeline) {
-      if (e.event != "incident_escalated") continue;
-      line("- escalated at " + clock_time(e.at) + (e.detail.empty() ? "" : ": " + one_line(e.detail)));
+      if (e.kind != event_kind::incident_escalated) continue;
+      line("- escalated at " + clock_time(e.at) + (e.reason.empty() ? "" : ": " + one_line(e.reason)));
       any = true;
     }
     if (i.sla_breached && !any) line("- SLA breached");
@@ -464,8 +442,8 @@ std::string render_incident_report(const incident& i, const report_context& ctx)
   {
     bool any = false;
     for (const auto& e : i.timeline) {
-      if (e.event != "manual_action") continue;
-      line("- [ ] " + one_line(e.detail));
+      if (e.kind != event_kind::manual_action) continue;
+      line("- [ ] " + one_line(e.reason));
       any = true;
     }
     if (!any) line("None.");

@@ -30,6 +30,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "checks/attempt.hpp"
 #include "checks/check.hpp"
 #include "checks/http_client.hpp"
 #include "checks/text.hpp"
@@ -380,31 +381,6 @@ struct drill_run {
   std::string signal;      // which one: "SIGINT", "SIGTERM"
 };
 
-// One attempt of a check, bounded as the daemon bounds it: the check honours its deadline, a
-// backstop timer guarantees it. Never throws for a failing check.
-asio::awaitable<std::vector<checks::check_result>> attempt_check(checks::check& chk,
-                                                                const config::check_config& c) {
-  using namespace asio::experimental::awaitable_operators;
-  const auto deadline = steady::now() + c.timeout;
-  std::vector<checks::check_result> results;
-  try {
-    asio::steady_timer backstop(co_await asio::this_coro::executor);
-    backstop.expires_at(deadline + std::chrono::milliseconds(100));
-    auto r = co_await (chk.run(deadline) || backstop.async_wait(asio::as_tuple(asio::use_awaitable)));
-    if (r.index() == 0)
-      results = std::move(std::get<0>(r));
-    else
-      results.push_back(checks::check_result::failing(
-          "no result within the timeout of " + config::format_duration(c.timeout)));
-  } catch (const boost::system::system_error& e) {
-    if (e.code() == asio::error::operation_aborted) throw;  // the drill is being cancelled
-    results.assign(1, checks::check_result::failing(std::string("check error: ") + e.what()));
-  } catch (const std::exception& e) {
-    results.assign(1, checks::check_result::failing(std::string("check error: ") + e.what()));
-  }
-  co_return results;
-}
-
 // The `verify` step of a drill: as the daemon's verify() — a fresh instance of the named check
 // re-run until it passes (ok or degraded) or `within` is over — but it feeds no incident
 // tracker. With a model folder as target, a result for that folder is required. "" when it passed, else the
@@ -421,10 +397,11 @@ asio::awaitable<std::string> verify_check(drill_run& run, std::string name, std:
   const auto end = steady::now() + within;
   std::string last = "not run";
   for (;;) {
-    auto results = co_await attempt_check(*chk, *c);
+    // The daemon's bounded attempt; a cancelled drill gets operation_aborted out of it.
+    auto results = co_await checks::attempt_check(*chk, *c);
     if (run.cancelled) co_return "drill cancelled";
     bool seen = false, failing = false;
-    for (const auto& r : results) {
+    for (const auto& r : results.targets) {
       if (per_target && r.target != target) continue;
       seen = true;
       if (r.status == checks::health::failing) {

@@ -19,6 +19,7 @@
 #include "checks/http_client.hpp"
 #include "checks/proc_scan.hpp"
 #include "remediation/process_runner.hpp"
+#include "checks/text.hpp"
 #include "remediation/rollback_model.hpp"
 
 namespace acis::remediation {
@@ -214,12 +215,20 @@ asio::awaitable<step_outcome> rollback_step_impl(const step_context& ctx) {
   const auto* mm = ctx.check ? std::get_if<config::model_metadata_check>(&ctx.check->kind) : nullptr;
   if (!mm) co_return fail("rollback_model needs an incident of a model_metadata check");
   if (ctx.target.empty()) co_return fail("rollback_model needs the failing model's folder (the incident has no target)");
-  if (auto problem = value_problem("model", ctx.target, template_use::argument))
-    co_return fail("refused: model \"" + shown_value(ctx.target) + "\": " + *problem);
+  // The target is the folder's target name (checks::target_name_for): act on the real folder,
+  // whose raw name may hold bytes that are not UTF-8. A name that is not one target_name_for
+  // gives is refused; a plain name keeps the placeholder rule of the other steps.
+  const auto raw = checks::raw_name_of(ctx.target);
+  if (!raw)
+    co_return fail("refused: model \"" + shown_value(ctx.target) +
+                   "\": not a model folder's target name (a bad \\ escape)");
+  if (*raw == ctx.target)
+    if (auto problem = value_problem("model", ctx.target, template_use::argument))
+      co_return fail("refused: model \"" + shown_value(ctx.target) + "\": " + *problem);
   step_outcome o;
   o.resolved = "roll back " + mm->models_dir + "/" + ctx.target;
   const std::filesystem::path models_dir = mm->models_dir;
-  const auto model = ctx.target;
+  const auto model = *raw;  // rollback_model() refuses /, NUL, . and .. itself
   const auto rules = *mm;
   const bool dry = ctx.dry_run;
   // A dry run judges the backups as the real step would (read-only), so that it shows which one
@@ -237,6 +246,7 @@ asio::awaitable<step_outcome> rollback_step_impl(const step_context& ctx) {
   if (!r) co_return fail("rollback cancelled", o.resolved);
   o.ok = r->ok;
   o.detail = (dry ? "dry run: " : "") + r->reason;
+  if (!checks::valid_utf8(o.detail)) o.detail = checks::target_name_for(o.detail);  // raw name
   if (r->ok && !r->chosen_backup.empty()) o.produced["backup"] = r->chosen_backup;
   if (!r->skipped.empty()) {
     std::string s;

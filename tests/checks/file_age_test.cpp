@@ -51,7 +51,8 @@ class FileAgeCheck : public ::testing::Test {
   check_result run(check& c, steady_clock::duration timeout = 5s) {
     std::optional<std::vector<check_result>> out;
     asio::co_spawn(io_, c.run(steady_clock::now() + timeout),
-                   [&](std::exception_ptr e, std::vector<check_result> r) {
+                   [&](std::exception_ptr e, acis::checks::attempt_result a) {
+                     auto r = std::move(a.targets);
                      EXPECT_FALSE(e) << "run() threw";
                      out = std::move(r);
                    });

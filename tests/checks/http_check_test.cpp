@@ -247,7 +247,9 @@ class http_check_test : public ::testing::Test {
     const auto start = steady::now();
     ioc_.restart();
     asio::co_spawn(ioc_, c.run(start + deadline),
-                   [&](std::exception_ptr e, std::vector<check_result> results) {
+                   [&](std::exception_ptr e, acis::checks::attempt_result a) {
+                     auto& results = a.targets;
+                     EXPECT_TRUE(a.complete);
                      out.took = steady::now() - start;
                      EXPECT_FALSE(e) << "run() threw";
                      EXPECT_EQ(results.size(), 1u);

@@ -20,6 +20,7 @@
 
 #include "checks/kinds.hpp"
 #include "checks/metadata_rules.hpp"
+#include "checks/text.hpp"
 
 namespace acis::checks {
 namespace {
@@ -263,6 +264,7 @@ class ModelMetadataCheck : public ::testing::Test {
   fs::path models_ = tmp_.path / "models";
   asio::io_context io_{1};
   asio::thread_pool pool_{2};
+  bool complete_ = false;  // of the last run()
 
   std::unique_ptr<check> make(const config::model_metadata_check& k,
                               asio::thread_pool* pool = nullptr) {
@@ -276,7 +278,9 @@ class ModelMetadataCheck : public ::testing::Test {
   std::vector<check_result> run(check& c, steady_clock::duration timeout = 5s) {
     std::optional<std::vector<check_result>> out;
     asio::co_spawn(io_, c.run(steady_clock::now() + timeout),
-                   [&](std::exception_ptr e, std::vector<check_result> r) {
+                   [&](std::exception_ptr e, acis::checks::attempt_result a) {
+                     auto r = std::move(a.targets);
+                     complete_ = a.complete;
                      EXPECT_FALSE(e) << "run() threw";
                      out = std::move(r);
                    });
@@ -318,6 +322,7 @@ TEST_F(ModelMetadataCheck, OneResultPerModelFolder) {
   EXPECT_EQ(r[2].status, health::failing);
   EXPECT_EQ(r[2].reason, (models_ / "value_small" / "metadata.json").string() + ": missing");
   for (const auto& x : r) EXPECT_GT(x.latency.count(), 0) << x.target;
+  EXPECT_TRUE(complete_);  // listed, every folder judged
 }
 
 // A missing models_dir is one failing result with target "" naming it.
@@ -328,6 +333,7 @@ TEST_F(ModelMetadataCheck, MissingModelsDir) {
   EXPECT_EQ(r[0].target, "");
   EXPECT_EQ(r[0].status, health::failing);
   EXPECT_EQ(r[0].reason, "models_dir " + models_.string() + ": missing");
+  EXPECT_FALSE(complete_);  // which models exist is unknown
 }
 
 // A models_dir that is a file is one failing result with target "".
@@ -338,6 +344,7 @@ TEST_F(ModelMetadataCheck, ModelsDirIsAFile) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].target, "");
   EXPECT_EQ(r[0].reason, "models_dir " + models_.string() + ": not a directory");
+  EXPECT_FALSE(complete_);
 }
 
 // A models_dir holding no model folders (only backups, hidden entries) is a failure, not
@@ -351,6 +358,7 @@ TEST_F(ModelMetadataCheck, NoModelFolders) {
   EXPECT_EQ(r[0].target, "");
   EXPECT_EQ(r[0].status, health::failing);
   EXPECT_EQ(r[0].reason, "no model folders in " + models_.string());
+  EXPECT_TRUE(complete_);  // listed: every model folder is gone
 }
 
 // An attempt stuck on the pool fails at its deadline; the next attempt is refused while the
@@ -370,10 +378,12 @@ TEST_F(ModelMetadataCheck, BlockedAttemptTimesOutThenRecovers) {
   EXPECT_EQ(r[0].target, "");
   EXPECT_EQ(r[0].status, health::failing);
   EXPECT_NE(r[0].reason.find("timed out after"), std::string::npos) << r[0].reason;
+  EXPECT_FALSE(complete_);
 
   r = run(*c, 100ms);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].reason, "previous attempt still blocked");
+  EXPECT_FALSE(complete_);
 
   release.set_value();
   std::promise<void> drained;  // the pool is FIFO on one thread: this runs after the stuck work
@@ -383,6 +393,45 @@ TEST_F(ModelMetadataCheck, BlockedAttemptTimesOutThenRecovers) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].target, "growth_large");
   EXPECT_EQ(r[0].status, health::ok) << r[0].reason;
+  EXPECT_TRUE(complete_);
+}
+
+// A models_dir the daemon may not list (mode 000) is incomplete, not "every model gone".
+TEST_F(ModelMetadataCheck, UnreadableModelsDirIsIncomplete) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads a mode 000 folder";
+  write_file(models_ / "growth_large" / "metadata.json", good_metadata);
+  fs::permissions(models_, fs::perms::none);
+  auto c = make(fresh_rules());
+  auto r = run(*c);
+  fs::permissions(models_, fs::perms::owner_all);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].target, "");
+  EXPECT_EQ(r[0].status, health::failing);
+  EXPECT_NE(r[0].reason.find("cannot list"), std::string::npos) << r[0].reason;
+  EXPECT_FALSE(complete_);
+}
+
+// A folder whose name is not valid UTF-8 gets a valid UTF-8 target name with the bad byte
+// escaped, which raw_name_of turns back into the folder's real name; its reason is UTF-8 too.
+TEST_F(ModelMetadataCheck, InvalidUtf8FolderNameIsEscapedAndRoundTrips) {
+  const std::string raw = std::string("growth_\xff_") + "caf\xc3\xa9";
+  write_file(models_ / "growth_large" / "metadata.json", good_metadata);
+  fs::create_directories(models_ / raw);  // no metadata.json: failing
+  auto c = make(fresh_rules());
+  auto r = run(*c);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_TRUE(complete_);
+  const auto& odd = r[0].target == "growth_large" ? r[1] : r[0];
+  EXPECT_EQ(odd.target, "growth_\\xff_caf\xc3\xa9");
+  EXPECT_TRUE(acis::checks::valid_utf8(odd.target));
+  EXPECT_TRUE(acis::checks::valid_utf8(odd.reason)) << odd.reason;
+  EXPECT_EQ(odd.status, health::failing);
+  EXPECT_EQ(acis::checks::raw_name_of(odd.target), raw);
+  EXPECT_TRUE(fs::is_directory(models_ / *acis::checks::raw_name_of(odd.target)));
+  // Deterministic: the next attempt names it the same.
+  auto again = run(*c);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_TRUE(again[0].target == odd.target || again[1].target == odd.target);
 }
 
 }  // namespace

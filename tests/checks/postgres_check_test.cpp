@@ -104,7 +104,8 @@ class PostgresCheckTest : public testing::Test {
     auto& out = done->results;
     const auto t0 = clock::now();
     asio::co_spawn(io_, chk.run(t0 + timeout),
-                   [done](std::exception_ptr e, std::vector<check_result> v) {
+                   [done](std::exception_ptr e, acis::checks::attempt_result a) {
+                     auto v = std::move(a.targets);
                      done->error = e;
                      done->results = std::move(v);
                    });

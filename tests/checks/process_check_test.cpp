@@ -94,7 +94,8 @@ class ProcessCheck : public ::testing::Test {
   check_result run(check& c) {
     std::optional<std::vector<check_result>> out;
     asio::co_spawn(io_, c.run(steady_clock::now() + 5s),
-                   [&](std::exception_ptr e, std::vector<check_result> r) {
+                   [&](std::exception_ptr e, acis::checks::attempt_result a) {
+                     auto r = std::move(a.targets);
                      EXPECT_FALSE(e) << "run() threw";
                      out = std::move(r);
                    });

@@ -51,7 +51,8 @@ incident make_incident(std::string id, std::string check, std::string target,
   i.first_failure = opened - 20s;
   i.opened_at = opened;
   i.sla_deadline = i.first_failure + 5min;
-  i.timeline.push_back({opened, "incident_opened", "opened"});
+  i.timeline.push_back({.at = opened, .kind = acis::daemon::event_kind::incident_opened,
+                        .reason = "opened"});
   return i;
 }
 
@@ -59,7 +60,7 @@ incident make_incident(std::string id, std::string check, std::string target,
 incident after(incident i, incident_state s, time_point at, std::string event) {
   i.state = s;
   if (s == incident_state::resolved) i.resolved_at = at;
-  i.timeline.push_back({at, std::move(event), ""});
+  i.timeline.push_back({.at = at, .kind = *acis::daemon::parse_event_kind(event)});
   return i;
 }
 
@@ -175,7 +176,8 @@ TEST(alert_queue, updates_coalesce_latest_state_wins) {
   q.delivered(b, m0);
   EXPECT_TRUE(q.take(m0 + 1s, t0).empty());
 
-  i.timeline.push_back({t0 + 4min, "step_started", "restart"});
+  i.timeline.push_back({.at = t0 + 4min, .kind = acis::daemon::event_kind::step_started,
+                        .step = "restart"});
   EXPECT_FALSE(q.update(i, model_context()).changed);
   EXPECT_TRUE(q.take(m0 + 2s, t0).empty());
 }
@@ -277,7 +279,10 @@ TEST(alert_queue, severity_change_ends_the_old_label_set) {
   q.update(i, {});
   q.delivered(q.take(m0, t0), m0);
   i.level = severity::high;
-  i.timeline.push_back({t0 + 3min, "incident_severity_changed", "low -> high"});
+  i.timeline.push_back({.at = t0 + 3min,
+                        .kind = acis::daemon::event_kind::incident_severity_changed,
+                        .from_level = severity::low,
+                        .level = severity::high});
   q.update(i, {});
   auto b = q.take(m0 + 1s, t0 + 3min);
   ASSERT_EQ(b.alerts.size(), 2u);

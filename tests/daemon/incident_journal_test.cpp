@@ -134,7 +134,8 @@ struct scenario {
   void feed(const std::string& check, bool ok) {
     now += 10s;
     auto r = ok ? check_result::ok() : check_result::failing("connection refused \xff");
-    for (auto& e : tracker.on_result(check, r, now).events) events.push_back(std::move(e));
+    for (auto& e : tracker.on_attempt(check, acis::checks::attempt_result::single(r), now).events)
+      events.push_back(std::move(e));
   }
   scenario() {
     feed("api", false);
@@ -205,9 +206,13 @@ TEST_F(journal_test, group_commit) {
 // cost 300 lines of about the same size, not a growing snapshot each.
 TEST_F(journal_test, lines_are_deltas) {
   incident_tracker t({policy("api")}, {}, t0);
-  std::vector<incident_event> events = t.on_result("api", check_result::failing("down"), t0).events;
+  std::vector<incident_event> events =
+      t.on_attempt("api", acis::checks::attempt_result::single(check_result::failing("down")), t0).events;
   for (int k = 0; k < 300; ++k)
-    events.push_back(*t.annotate("INC-000001", "step_finished", "restart: ok in 1s — exit 0", t0 + 1s * k));
+    events.push_back(*t.annotate("INC-000001",
+                                 {.kind = acis::daemon::event_kind::step_finished, .reason = "exit 0",
+                                  .step = "restart", .ok = true, .duration_s = 1.0},
+                                 t0 + 1s * k));
   write_events(events, t0);
   auto ls = lines();
   ASSERT_EQ(ls.size(), 301u);  // the opened record, then one line per annotation
@@ -233,9 +238,11 @@ TEST_F(journal_test, lines_are_deltas) {
 TEST_F(journal_test, first_format_still_read) {
   scenario s;
   for (const auto& e : s.events)
-    append_raw(nlohmann::json{{"ts", acis::daemon::format_rfc3339(s.now)}, {"event", e.kind},
+    append_raw(nlohmann::json{{"ts", acis::daemon::format_rfc3339(s.now)}, {"event", to_string(e.kind)},
                               {"incident", e.snapshot}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-  auto more = *s.tracker.annotate("INC-000002", "remediation_started", "attempt 1", s.now + 1s);
+  auto more = *s.tracker.annotate("INC-000002",
+                                  {.kind = acis::daemon::event_kind::remediation_started, .attempt = 1},
+                                  s.now + 1s);
   write_events({more}, s.now);
   incident_journal j(path_);
   auto r = j.open();
@@ -244,7 +251,7 @@ TEST_F(journal_test, first_format_still_read) {
   EXPECT_EQ(r.open[0].id, "INC-000002");
   EXPECT_EQ(r.open[0].state, incident_state::acknowledged);
   ASSERT_EQ(r.open[0].timeline.size(), 3u);
-  EXPECT_EQ(r.open[0].timeline.back().event, "remediation_started");
+  EXPECT_EQ(r.open[0].timeline.back().kind, acis::daemon::event_kind::remediation_started);
   EXPECT_EQ(r.resolved.size(), 1u);
   EXPECT_EQ(r.next_seq, 3u);
 }
@@ -427,12 +434,12 @@ TEST_F(journal_test, compaction_while_running) {
     for (int k = 0; k < n; ++k) {
       for (bool ok : {false, true}) {
         now += 1s;
-        for (auto& e : t.on_result("api", ok ? check_result::ok() : check_result::failing("down"), now).events)
+        for (auto& e : t.on_attempt("api", acis::checks::attempt_result::single(ok ? check_result::ok() : check_result::failing("down")), now).events)
           last = j.enqueue(journal_record::for_event(e, now));
       }
     }
     now += 1s;
-    for (auto& e : t.on_result("api", check_result::failing("down again"), now).events)
+    for (auto& e : t.on_attempt("api", acis::checks::attempt_result::single(check_result::failing("down again")), now).events)
       last = j.enqueue(journal_record::for_event(e, now));
     ASSERT_TRUE(o.wait_committed(last));
     EXPECT_TRUE(o.wait_for([&] { return !o.notes.empty(); }));  // compaction follows a commit

@@ -58,6 +58,39 @@ struct fixture {
   }
 };
 
+using acis::daemon::event_kind;
+
+// A timeline entry with a reason (the structured fields set by the caller).
+timeline_entry ev(time_point t, event_kind k, std::string reason = {}) {
+  timeline_entry e;
+  e.at = t;
+  e.kind = k;
+  e.reason = std::move(reason);
+  return e;
+}
+
+timeline_entry step(time_point t, std::string name, bool ok, double seconds, std::string detail) {
+  auto e = ev(t, event_kind::step_finished, std::move(detail));
+  e.step = std::move(name);
+  e.ok = ok;
+  e.duration_s = seconds;
+  return e;
+}
+
+timeline_entry started(time_point t, int attempt) {
+  auto e = ev(t, event_kind::remediation_started);
+  e.attempt = attempt;
+  e.max_attempts = 3;
+  e.runbook = "api-down";
+  return e;
+}
+
+timeline_entry finished(time_point t, std::string outcome, std::string reason = {}) {
+  auto e = ev(t, event_kind::remediation_finished, std::move(reason));
+  e.outcome = std::move(outcome);
+  return e;
+}
+
 // An incident opened at 07:55:10 (first failure 07:55:00, high: 15 min response time).
 incident opened_api() {
   incident i;
@@ -68,7 +101,10 @@ incident opened_api() {
   i.first_failure = at("2026-11-30T07:55:00Z");
   i.opened_at = at("2026-11-30T07:55:10Z");
   i.sla_deadline = i.first_failure + 15min;
-  i.timeline.push_back({i.opened_at, "incident_opened", "high: api failing: connection refused"});
+  auto opened = ev(i.opened_at, event_kind::incident_opened, "connection refused");
+  opened.health = acis::checks::health::failing;
+  opened.level = severity::high;
+  i.timeline.push_back(opened);
   return i;
 }
 
@@ -76,21 +112,17 @@ incident opened_api() {
 incident resolved_after_two_attempts() {
   incident i = opened_api();
   auto& t = i.timeline;
-  t.push_back({at("2026-11-30T07:55:11Z"), "remediation_started",
-               "attempt 1 of 3 of runbook api-down"});
-  t.push_back({at("2026-11-30T07:55:12Z"), "step_finished",
-               "try: failed in 0.0s — exit 1 (expected [0])"});
-  t.push_back({at("2026-11-30T07:55:12Z"), "remediation_finished",
-               "failure: try: exit 1 (expected [0])"});
-  t.push_back({at("2026-11-30T07:55:42Z"), "remediation_started",
-               "attempt 2 of 3 of runbook api-down"});
-  t.push_back({at("2026-11-30T07:55:43Z"), "step_finished", "restart API: ok in 0.3s — exit 0"});
-  t.push_back({at("2026-11-30T07:55:43Z"), "manual_action", "Check the API's disk quota"});
-  t.push_back({at("2026-11-30T07:55:43Z"), "step_finished", "tell ops: ok in 0.0s — manual"});
-  t.push_back({at("2026-11-30T07:55:44Z"), "remediation_finished", "success"});
+  t.push_back(started(at("2026-11-30T07:55:11Z"), 1));
+  t.push_back(step(at("2026-11-30T07:55:12Z"), "try", false, 0.0, "exit 1 (expected [0])"));
+  t.push_back(finished(at("2026-11-30T07:55:12Z"), "failure", "try: exit 1 (expected [0])"));
+  t.push_back(started(at("2026-11-30T07:55:42Z"), 2));
+  t.push_back(step(at("2026-11-30T07:55:43Z"), "restart API", true, 1.25, "exit 0"));
+  t.push_back(ev(at("2026-11-30T07:55:43Z"), event_kind::manual_action, "Check the API's disk quota"));
+  t.push_back(step(at("2026-11-30T07:55:43Z"), "tell ops", true, 0.0, "manual"));
+  t.push_back(finished(at("2026-11-30T07:55:44Z"), "success"));
   i.state = incident_state::resolved;
   i.resolved_at = at("2026-11-30T07:56:20Z");
-  t.push_back({*i.resolved_at, "incident_resolved", "1 ok result"});
+  t.push_back(ev(*i.resolved_at, event_kind::incident_resolved, "1 ok result"));
   return i;
 }
 
@@ -119,7 +151,7 @@ TEST(incident_report, resolved_incident_has_every_section) {
       << r;
 
   // Timeline: one "HH:MM:SS — event: detail" line per entry, in order.
-  EXPECT_TRUE(has_line(r, "07:55:10 — incident_opened: high: api failing: connection refused"));
+  EXPECT_TRUE(has_line(r, "07:55:10 — incident_opened: high, failing: connection refused"));
   EXPECT_TRUE(has_line(r, "07:56:20 — incident_resolved: 1 ok result"));
   const std::regex timeline_line(R"(^\d\d:\d\d:\d\d — [a-z_]+(: .*)?$)");
   int timeline_lines = 0;
@@ -131,9 +163,9 @@ TEST(incident_report, resolved_incident_has_every_section) {
   EXPECT_TRUE(has_line(r, "- attempt 1 of 3 of runbook api-down, started 07:55:11: failure: try: "
                           "exit 1 (expected [0])"))
       << r;
-  EXPECT_TRUE(has_line(r, "  - **try** — failed in 0.0s — exit 1 (expected [0])")) << r;
+  EXPECT_TRUE(has_line(r, "  - **try** — failed in 0ms — exit 1 (expected [0])")) << r;
   EXPECT_TRUE(has_line(r, "- attempt 2 of 3 of runbook api-down, started 07:55:42: success"));
-  EXPECT_TRUE(has_line(r, "  - **restart API** — ok in 0.3s — exit 0")) << r;
+  EXPECT_TRUE(has_line(r, "  - **restart API** — ok in 1.25s — exit 0")) << r;
   const auto actions = r.find("## Actions taken");
   EXPECT_LT(r.find("**try**"), r.find("- attempt 2 of 3", actions));
   EXPECT_GT(r.find("**restart API**"), r.find("- attempt 2 of 3", actions));
@@ -152,13 +184,12 @@ TEST(incident_report, resolved_incident_has_every_section) {
 TEST(incident_report, breached_sla_names_primary_and_backup) {
   fixture f;
   incident i = opened_api();
-  i.timeline.push_back({at("2026-11-30T07:58:00Z"), "incident_escalated",
-                        "runbook api-down failed 3 attempts"});
+  i.timeline.push_back(ev(at("2026-11-30T07:58:00Z"), event_kind::incident_escalated, "runbook api-down failed 3 attempts"));
   i.sla_breached = true;
-  i.timeline.push_back({at("2026-11-30T08:10:00Z"), "sla_breached", "high response time"});
+  i.timeline.push_back(ev(at("2026-11-30T08:10:00Z"), event_kind::sla_breached, "high response time"));
   i.state = incident_state::resolved;
   i.resolved_at = at("2026-11-30T08:30:00Z");
-  i.timeline.push_back({*i.resolved_at, "incident_resolved", "1 ok result"});
+  i.timeline.push_back(ev(*i.resolved_at, event_kind::incident_resolved, "1 ok result"));
   const auto r = render_incident_report(i, f.ctx);
 
   EXPECT_NE(r.find("**SLA breached** — response time 15m"), std::string::npos) << r;
@@ -174,11 +205,11 @@ TEST(incident_report, breached_sla_names_primary_and_backup) {
 TEST(incident_report, escalated_before_deadline_names_primary_only) {
   fixture f;
   incident i = opened_api();
-  i.timeline.push_back({at("2026-11-30T07:58:00Z"), "incident_escalated", "gave up"});
+  i.timeline.push_back(ev(at("2026-11-30T07:58:00Z"), event_kind::incident_escalated, "gave up"));
   i.state = incident_state::acknowledged;
   i.acknowledged_at = at("2026-11-30T08:00:00Z");
   i.ack_comment = "looking";
-  i.timeline.push_back({*i.acknowledged_at, "incident_acknowledged", "looking"});
+  i.timeline.push_back(ev(*i.acknowledged_at, event_kind::incident_acknowledged, "looking"));
   const auto r = render_incident_report(i, f.ctx);
 
   EXPECT_TRUE(has_line(r, "- **Primary:** alice@example.com")) << r;
@@ -193,9 +224,9 @@ TEST(incident_report, suppressed_incident_names_root_cause) {
   incident i = opened_api();
   i.state = incident_state::resolved;
   i.suppressed_by = "db";
-  i.timeline[0].detail = "high: api failing: connection refused (suppressed, root cause: db)";
+  i.timeline[0].root_cause = "db";
   i.resolved_at = at("2026-11-30T09:00:00Z");  // past the deadline, but suppressed throughout
-  i.timeline.push_back({*i.resolved_at, "incident_resolved", "1 ok result"});
+  i.timeline.push_back(ev(*i.resolved_at, event_kind::incident_resolved, "1 ok result"));
   const auto r = render_incident_report(i, f.ctx);
 
   EXPECT_TRUE(has_line(r, "- **Suppressing dependency (root cause):** db")) << r;
@@ -210,9 +241,12 @@ TEST(incident_report, suppressed_incident_names_root_cause) {
 TEST(incident_report, root_cause_from_suppression_events) {
   fixture f;
   incident i = opened_api();
-  i.timeline.push_back({at("2026-11-30T07:56:00Z"), "incident_suppressed", "root cause: db/main"});
-  i.timeline.push_back({at("2026-11-30T07:57:00Z"), "incident_unsuppressed",
-                        "root cause db/main recovered; still failing"});
+  auto sup = ev(at("2026-11-30T07:56:00Z"), event_kind::incident_suppressed);
+  sup.root_cause = "db/main";
+  i.timeline.push_back(sup);
+  auto unsup = ev(at("2026-11-30T07:57:00Z"), event_kind::incident_unsuppressed, "refused");
+  unsup.root_cause = "db/main";
+  i.timeline.push_back(unsup);
   const auto r = render_incident_report(i, f.ctx);
   EXPECT_TRUE(has_line(r, "- **Suppressing dependency (root cause):** db/main")) << r;
 }
@@ -236,8 +270,8 @@ TEST(incident_report, control_characters_stay_on_one_line) {
   incident i = opened_api();
   const std::string evil = "boom\n# fake heading\r\n\x1b[31mred\x07 \xc2\x85next\xe2\x80\xa8sep";
   i.reason = evil;
-  i.timeline[0].detail = "high: api failing: " + evil;
-  i.timeline.push_back({at("2026-11-30T07:56:00Z"), "manual_action", "do this\n- [x] forged"});
+  i.timeline[0].reason = evil;
+  i.timeline.push_back(ev(at("2026-11-30T07:56:00Z"), event_kind::manual_action, "do this\n- [x] forged"));
   const auto r = render_incident_report(i, f.ctx);
 
   for (const auto& l : lines_of(r)) {
@@ -277,7 +311,8 @@ TEST(incident_report, postgres_conninfo_never_shows_password) {
     incident i = opened_api();
     i.check = "db";
     i.level = severity::critical;
-    i.timeline[0].detail = "critical: db failing: timeout";
+    i.timeline[0].reason = "timeout";
+    i.timeline[0].level = severity::critical;
     const auto r = render_incident_report(i, ctx);
     EXPECT_EQ(r.find("secret"), std::string::npos) << r;
     EXPECT_NE(r.find("postgres check host db.internal port 5433 database orders failing: timeout"),
@@ -302,7 +337,7 @@ TEST(incident_report, removed_check_still_reports) {
   incident i = opened_api();
   i.state = incident_state::resolved;
   i.resolved_at = at("2026-11-30T08:00:00Z");
-  i.timeline.push_back({*i.resolved_at, "incident_resolved", "check removed"});
+  i.timeline.push_back(ev(*i.resolved_at, event_kind::incident_resolved, "check removed"));
   const auto r = render_incident_report(i, report_context{});
   EXPECT_NE(r.find("check api (no longer configured) failing: connection refused"),
             std::string::npos)

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/incident.hpp"
+#include "tracker_sim.hpp"
 
 using namespace std::chrono_literals;
 using acis::checks::check_result;
@@ -16,69 +17,12 @@ using acis::daemon::incident;
 using acis::daemon::incident_event;
 using acis::daemon::incident_state;
 using acis::daemon::incident_tracker;
-using acis::daemon::result_outcome;
+using acis::daemon::event_kind;
+using acis::daemon::timeline_entry;
 using acis::daemon::severity;
 using acis::daemon::time_point;
 
-namespace {
-
-const time_point t0 = time_point{} + 1000h;
-
-std::map<severity, std::chrono::milliseconds> response_times() {
-  return {{severity::critical, 5min}, {severity::high, 15min}, {severity::medium, 1h},
-          {severity::low, 4h}};
-}
-
-check_policy policy(std::string name, int fall, int rise, int window = 0) {
-  check_policy p;
-  p.name = std::move(name);
-  p.fall = fall;
-  p.rise = rise;
-  p.window = window ? window : fall;
-  return p;
-}
-
-// A tracker plus a simulated clock that moves 10 s per result unless told otherwise.
-struct sim {
-  incident_tracker tracker;
-  time_point now = t0;
-
-  explicit sim(std::vector<check_policy> policies, time_point start = t0)
-      : tracker(std::move(policies), response_times(), start), now(start) {}
-
-  result_outcome feed(const std::string& check, health h, const std::string& target = {},
-                      std::chrono::milliseconds step = 10s) {
-    now += step;
-    check_result r{target, h, std::string(h == health::ok ? "ok" : "bad") + " at " +
-                                  acis::daemon::format_rfc3339(now),
-                   {}};
-    return tracker.on_result(check, r, now);
-  }
-  result_outcome fail(const std::string& check, const std::string& target = {}) {
-    return feed(check, health::failing, target);
-  }
-  result_outcome pass(const std::string& check, const std::string& target = {}) {
-    return feed(check, health::ok, target);
-  }
-  result_outcome degrade(const std::string& check, const std::string& target = {}) {
-    return feed(check, health::degraded, target);
-  }
-};
-
-std::vector<std::string> kinds(const std::vector<incident_event>& events) {
-  std::vector<std::string> v;
-  for (const auto& e : events) v.push_back(e.kind);
-  return v;
-}
-
-const incident_event* find_event(const std::vector<incident_event>& events,
-                                 const std::string& kind, const std::string& check) {
-  for (const auto& e : events)
-    if (e.kind == kind && e.snapshot.check == check) return &e;
-  return nullptr;
-}
-
-}  // namespace
+using namespace tracker_sim;
 
 // fall 3: two failures open nothing, the third opens a high incident INC-000001.
 TEST(incident_tracker, fall_three_opens_on_third_failure) {
@@ -95,7 +39,7 @@ TEST(incident_tracker, fall_three_opens_on_third_failure) {
   EXPECT_EQ(inc.level, severity::high);
   EXPECT_EQ(inc.opened_at, s.now);
   ASSERT_EQ(inc.timeline.size(), 1u);
-  EXPECT_EQ(inc.timeline[0].event, "incident_opened");
+  EXPECT_EQ(inc.timeline[0].kind, event_kind::incident_opened);
   ASSERT_NE(s.tracker.find("INC-000001"), nullptr);
   // Further failures open nothing new.
   EXPECT_TRUE(s.fail("api").events.empty());
@@ -119,7 +63,7 @@ TEST(incident_tracker, rise_two_resolves_on_second_pass_in_a_row) {
   EXPECT_FALSE(inc.is_open());
   ASSERT_TRUE(inc.resolved_at);
   EXPECT_EQ(*inc.resolved_at, s.now);
-  EXPECT_EQ(inc.timeline.back().event, "incident_resolved");
+  EXPECT_EQ(inc.timeline.back().kind, event_kind::incident_resolved);
   EXPECT_EQ(s.tracker.find(id), nullptr);
   EXPECT_TRUE(s.tracker.open_incidents().empty());
 }
@@ -160,7 +104,7 @@ TEST(incident_tracker, degraded_ignored_without_degraded_level) {
   for (int i = 0; i < 10; ++i) {
     auto out = s.degrade("api");
     EXPECT_TRUE(out.events.empty());
-    EXPECT_EQ(out.check_event, "");
+    EXPECT_EQ(check_event(out), "");
   }
   EXPECT_TRUE(s.tracker.open_incidents().empty());
   ASSERT_EQ(s.tracker.targets().size(), 1u);
@@ -175,7 +119,7 @@ TEST(incident_tracker, degraded_opens_low_then_failing_raises_level) {
   p.degraded_level = severity::low;
   sim s({p});
   auto first = s.degrade("api");
-  EXPECT_EQ(first.check_event, "check_failed");
+  EXPECT_EQ(check_event(first), "check_failed");
   const time_point first_bad = s.now;
   auto out = s.degrade("api");
   ASSERT_EQ(kinds(out.events), std::vector<std::string>{"incident_opened"});
@@ -189,7 +133,7 @@ TEST(incident_tracker, degraded_opens_low_then_failing_raises_level) {
   EXPECT_EQ(inc.level, severity::critical);
   EXPECT_EQ(inc.first_failure, first_bad);
   EXPECT_EQ(inc.sla_deadline, first_bad + 5min);
-  EXPECT_EQ(inc.timeline.back().event, "incident_severity_changed");
+  EXPECT_EQ(inc.timeline.back().kind, event_kind::incident_severity_changed);
   EXPECT_EQ(s.tracker.next_deadline(), first_bad + 5min);
   // Already at the check's level: no further change events.
   EXPECT_TRUE(s.fail("api").events.empty());
@@ -251,7 +195,7 @@ TEST(incident_tracker, sla_breach_exactly_at_deadline_once) {
   auto breached = s.tracker.tick(deadline);
   ASSERT_EQ(kinds(breached), std::vector<std::string>{"sla_breached"});
   EXPECT_TRUE(breached[0].snapshot.sla_breached);
-  EXPECT_EQ(breached[0].snapshot.timeline.back().event, "sla_breached");
+  EXPECT_EQ(breached[0].snapshot.timeline.back().kind, event_kind::sla_breached);
   EXPECT_TRUE(s.tracker.find(breached[0].snapshot.id)->sla_breached);
   EXPECT_TRUE(s.tracker.tick(deadline).empty());
   EXPECT_TRUE(s.tracker.tick(deadline + 10h).empty());
@@ -300,7 +244,7 @@ TEST(incident_tracker, ack_before_deadline_prevents_breach) {
   const time_point deadline = opened.events[0].snapshot.sla_deadline;
   auto ack = s.tracker.acknowledge(id, "looking into it", deadline - 1s);
   ASSERT_TRUE(ack);
-  EXPECT_EQ(ack->kind, "incident_acknowledged");
+  EXPECT_EQ(ack->kind, event_kind::incident_acknowledged);
   EXPECT_EQ(ack->snapshot.state, incident_state::acknowledged);
   EXPECT_EQ(ack->snapshot.acknowledged_at, deadline - 1s);
   EXPECT_EQ(ack->snapshot.ack_comment, "looking into it");
@@ -320,16 +264,18 @@ TEST(incident_tracker, escalated_incident_still_breaches) {
   const auto& inc = opened.events[0].snapshot;
   auto esc = s.tracker.escalate(inc.id, "runbook failed 3 times", s.now);
   ASSERT_TRUE(esc);
-  EXPECT_EQ(esc->kind, "incident_escalated");
+  EXPECT_EQ(esc->kind, event_kind::incident_escalated);
   EXPECT_EQ(esc->snapshot.state, incident_state::escalated);
   EXPECT_FALSE(s.tracker.escalate(inc.id, "again", s.now));
   EXPECT_EQ(s.tracker.next_deadline(), inc.sla_deadline);
   EXPECT_EQ(kinds(s.tracker.tick(inc.sla_deadline)), std::vector<std::string>{"sla_breached"});
-  auto note = s.tracker.annotate(inc.id, "step_finished", "restart api: exit 0", s.now);
+  auto note = s.tracker.annotate(
+      inc.id, {.kind = event_kind::step_finished, .reason = "restart api: exit 0"}, s.now);
   ASSERT_TRUE(note);
-  EXPECT_EQ(note->kind, "step_finished");
-  EXPECT_EQ(note->snapshot.timeline.back().detail, "restart api: exit 0");
-  EXPECT_FALSE(s.tracker.annotate("INC-000042", "step_finished", "", s.now));
+  EXPECT_EQ(note->kind, event_kind::step_finished);
+  EXPECT_EQ(note->snapshot.timeline.back().reason, "restart api: exit 0");
+  EXPECT_EQ(note->snapshot.timeline.back().at, s.now);
+  EXPECT_FALSE(s.tracker.annotate("INC-000042", {.kind = event_kind::step_finished}, s.now));
 }
 
 // A dependent check's incident opens suppressed, naming the failing dependency; it does not
@@ -348,7 +294,8 @@ TEST(incident_tracker, dependent_opens_suppressed_naming_root) {
   const auto& inc = out.events[0].snapshot;
   EXPECT_EQ(inc.state, incident_state::suppressed);
   EXPECT_EQ(inc.suppressed_by, "database");
-  EXPECT_NE(inc.timeline[0].detail.find("database"), std::string::npos);
+  EXPECT_EQ(inc.timeline[0].root_cause, "database");
+  EXPECT_NE(acis::daemon::describe(inc.timeline[0]).find("database"), std::string::npos);
   EXPECT_EQ(s.tracker.next_deadline(), db_open.events[0].snapshot.sla_deadline);
   auto breaches = s.tracker.tick(inc.sla_deadline + 1h);
   ASSERT_EQ(breaches.size(), 1u);  // the database's, not the suppressed api's
@@ -412,7 +359,7 @@ TEST(incident_tracker, late_suppression_of_open_dependent) {
   EXPECT_EQ(sup.id, api_id);
   EXPECT_EQ(sup.state, incident_state::suppressed);
   EXPECT_EQ(sup.suppressed_by, "database");
-  EXPECT_EQ(sup.timeline.back().event, "incident_suppressed");
+  EXPECT_EQ(sup.timeline.back().kind, event_kind::incident_suppressed);
   EXPECT_EQ(s.tracker.next_deadline(), out.events[0].snapshot.sla_deadline);
 }
 
@@ -435,8 +382,8 @@ TEST(incident_tracker, suppressed_dependent_resolves_on_own_rise) {
   EXPECT_EQ(s.tracker.open_incidents()[0]->check, "database");
 }
 
-// When the root resolves, a dependent that still fails becomes open with its SLA clock
-// restarted at that moment; the new deadline is honoured exactly.
+// When the root resolves, a dependent that still fails becomes open on its next (fresh) bad
+// result, with its SLA clock restarted then; the new deadline is honoured exactly.
 TEST(incident_tracker, unsuppressed_when_root_resolves_with_sla_restart) {
   auto db = policy("database", 1, 1);
   auto api = policy("api", 1, 1);
@@ -450,10 +397,13 @@ TEST(incident_tracker, unsuppressed_when_root_resolves_with_sla_restart) {
   ASSERT_EQ(breaches.size(), 1u);  // the database's only
   EXPECT_EQ(breaches[0].snapshot.check, "database");
   auto out = s.pass("database");
-  EXPECT_EQ(out.check_event, "check_recovered");
-  ASSERT_EQ(kinds(out.events),
-            (std::vector<std::string>{"incident_resolved", "incident_unsuppressed"}));
-  const auto& inc = out.events[1].snapshot;
+  EXPECT_EQ(check_event(out), "check_recovered");
+  // The api's latest result was taken while the database failed: stale, it decides nothing.
+  ASSERT_EQ(kinds(out.events), std::vector<std::string>{"incident_resolved"});
+  EXPECT_EQ(s.tracker.find(api_id)->state, incident_state::suppressed);
+  out = s.fail("api");  // a fresh bad result: its own problem now
+  ASSERT_EQ(kinds(out.events), std::vector<std::string>{"incident_unsuppressed"});
+  const auto& inc = out.events[0].snapshot;
   EXPECT_EQ(inc.id, api_id);
   EXPECT_EQ(inc.state, incident_state::open);
   EXPECT_EQ(inc.suppressed_by, std::nullopt);
@@ -528,7 +478,7 @@ TEST(incident_tracker, reconfigure_keeps_state_and_removes_removed_checks) {
       s.tracker.reconfigure({policy("api", 1, 1), policy("db", 2, 1), cache}, s.now);
   ASSERT_EQ(kinds(events), std::vector<std::string>{"incident_resolved"});
   EXPECT_EQ(events[0].snapshot.id, worker_id);
-  EXPECT_EQ(events[0].snapshot.timeline.back().detail, "check removed");
+  EXPECT_EQ(events[0].snapshot.timeline.back().reason, "check removed");
   EXPECT_EQ(s.tracker.find(worker_id), nullptr);
   ASSERT_NE(s.tracker.find(api_id), nullptr);
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(s.fail("cache").events.empty());  // in grace
@@ -553,14 +503,14 @@ TEST(incident_tracker, restored_orphans_resolved_by_reconfigure) {
 // good after bad, nothing otherwise.
 TEST(incident_tracker, check_failed_and_recovered_events) {
   sim s({policy("api", 5, 1), policy("web", 5, 1)});
-  EXPECT_EQ(s.fail("api").check_event, "check_failed");  // after unknown
-  EXPECT_EQ(s.fail("api").check_event, "");
-  EXPECT_EQ(s.pass("api").check_event, "check_recovered");
-  EXPECT_EQ(s.pass("api").check_event, "");
-  EXPECT_EQ(s.degrade("api").check_event, "");  // no degraded_level: a pass
-  EXPECT_EQ(s.fail("api").check_event, "check_failed");
-  EXPECT_EQ(s.degrade("api").check_event, "check_recovered");
-  EXPECT_EQ(s.pass("web").check_event, "");  // good after unknown
+  EXPECT_EQ(check_event(s.fail("api")), "check_failed");  // after unknown
+  EXPECT_EQ(check_event(s.fail("api")), "");
+  EXPECT_EQ(check_event(s.pass("api")), "check_recovered");
+  EXPECT_EQ(check_event(s.pass("api")), "");
+  EXPECT_EQ(check_event(s.degrade("api")), "");  // no degraded_level: a pass
+  EXPECT_EQ(check_event(s.fail("api")), "check_failed");
+  EXPECT_EQ(check_event(s.degrade("api")), "check_recovered");
+  EXPECT_EQ(check_event(s.pass("web")), "");  // good after unknown
 }
 
 // Two targets of one check (model_metadata) count, open and resolve independently; a
@@ -645,59 +595,11 @@ TEST(incident_tracker, huge_durations_do_not_overflow) {
   auto p = policy("api", 1, 1);
   p.start_grace = std::chrono::milliseconds::max();
   incident_tracker t({p}, {{severity::high, std::chrono::milliseconds::max()}}, t0);
-  EXPECT_TRUE(t.on_result("api", check_result::failing("down"), t0 + 1h).events.empty());
-  EXPECT_TRUE(t.on_result("api", check_result::ok(), t0 + 2h).events.empty());
-  auto out = t.on_result("api", check_result::failing("down"), t0 + 3h);
+  EXPECT_TRUE(t.on_attempt("api", attempt_result::single(check_result::failing("down")), t0 + 1h).events.empty());
+  EXPECT_TRUE(t.on_attempt("api", attempt_result::single(check_result::ok()), t0 + 2h).events.empty());
+  auto out = t.on_attempt("api", attempt_result::single(check_result::failing("down")), t0 + 3h);
   ASSERT_EQ(out.events.size(), 1u);
   EXPECT_GT(out.events[0].snapshot.sla_deadline, t0 + 3h);
   EXPECT_TRUE(t.tick(t0 + 24h * 365).empty());
 }
 
-// RFC 3339 with milliseconds in UTC, both ways; malformed text is refused.
-TEST(incident_json, rfc3339_format_and_parse) {
-  using acis::daemon::format_rfc3339;
-  using acis::daemon::parse_rfc3339;
-  EXPECT_EQ(format_rfc3339(t0 + 123ms), "1970-02-11T16:00:00.123Z");
-  EXPECT_EQ(format_rfc3339(time_point{} - 1ms), "1969-12-31T23:59:59.999Z");
-  auto t = parse_rfc3339("2026-11-30T07:55:11.123Z");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(format_rfc3339(*t), "2026-11-30T07:55:11.123Z");
-  EXPECT_EQ(parse_rfc3339("2026-11-30T09:55:11.123+02:00"), t);
-  EXPECT_EQ(parse_rfc3339("2026-11-30t07:55:11.123456z"), *t + 456us);
-  EXPECT_EQ(parse_rfc3339("2024-02-29T00:00:00Z"),
-            time_point{std::chrono::sys_days{std::chrono::year{2024} / 2 / 29}});
-  for (const char* bad : {"", "2026-11-30", "2026-11-30T07:55:11", "2026-13-01T00:00:00Z",
-                          "2025-02-29T00:00:00Z", "2026-11-30T24:00:00Z", "2026-11-30T07:55:11.Z",
-                          "2026-11-30T07:55:11Zjunk", "2026-11-30T07:55:11+0200"})
-    EXPECT_EQ(parse_rfc3339(bad), std::nullopt) << bad;
-}
-
-// An incident survives to_json/from_json with every field, including optionals and timeline.
-TEST(incident_json, round_trip) {
-  auto db = policy("database", 1, 1);
-  auto api = policy("api", 1, 1);
-  api.depends_on = {"database"};
-  sim s({db, api});
-  s.fail("database");
-  const auto id = s.fail("api").events.at(0).snapshot.id;
-  auto ack = s.tracker.acknowledge(id, "on it \"quoted\"", s.now + 1234ms);
-  ASSERT_TRUE(ack);
-  const incident& in = ack->snapshot;
-  nlohmann::json j = in;
-  EXPECT_EQ(j["severity"], "high");
-  EXPECT_EQ(j["state"], "acknowledged");
-  EXPECT_EQ(j["suppressed_by"], "database");
-  EXPECT_TRUE(j["resolved_at"].is_null());
-  const incident out = nlohmann::json::parse(j.dump()).get<incident>();
-  EXPECT_EQ(nlohmann::json(out), j);
-  EXPECT_EQ(out.acknowledged_at, in.acknowledged_at);
-  EXPECT_EQ(out.first_failure, in.first_failure);
-  ASSERT_EQ(out.timeline.size(), 2u);
-  EXPECT_EQ(out.timeline[1].event, "incident_acknowledged");
-
-  j["state"] = "melted";
-  EXPECT_THROW(j.get<incident>(), nlohmann::json::exception);
-  j["state"] = "open";
-  j["opened_at"] = "yesterday";
-  EXPECT_THROW(j.get<incident>(), nlohmann::json::exception);
-}

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "checks/text.hpp"
 #include "tests/support/daemon_harness.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/http_test_server.hpp"
@@ -271,8 +272,9 @@ TEST_F(runbook_safety_e2e, hostile_model_names_never_reach_a_run_step) {
 
   for (const auto& c : cases) {
     // "..." is hidden: the check sees no model folder and reports the folder itself, so the
-    // incident has no target and {model} has no value.
-    const std::string target = c.a.name == "..." ? "" : c.a.name;
+    // incident has no target and {model} has no value. Control characters in a folder name
+    // are escaped at the source (checks::target_name_for): the target is the escaped name.
+    const std::string target = c.a.name == "..." ? "" : acis::checks::target_name_for(c.a.name);
     expect_refused_and_escalated(c.a.label, c.check, target, 2);
   }
   // Give anything that did run (a shell in the background, a late step) time to show.
@@ -326,7 +328,9 @@ TEST_F(runbook_safety_e2e, hostile_target_in_an_http_step_url_is_refused) {
 
   ASSERT_TRUE(wait_until([&] { return !server.requests().empty(); }, 30s)) << daemon_output();
   for (const auto& c : cases)
-    expect_refused_and_escalated(c.a.label, c.check, c.a.name == "..." ? "" : c.a.name, 2);
+    expect_refused_and_escalated(c.a.label, c.check,
+                                 c.a.name == "..." ? "" : acis::checks::target_name_for(c.a.name),
+                                 2);
   std::this_thread::sleep_for(1s);
   const auto requests = server.requests();
   ASSERT_FALSE(requests.empty());

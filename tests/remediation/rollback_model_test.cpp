@@ -26,6 +26,11 @@
 
 #include "checks/metadata_rules.hpp"
 #include "remediation/rollback_model.hpp"
+#include "remediation/steps.hpp"
+#include "checks/text.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 
 namespace acis::remediation {
 namespace {
@@ -567,6 +572,42 @@ TEST(ChooseBackup, FailsLikeRollbackWhenNothingIsHealthy) {
   EXPECT_THAT(c.reason, ::testing::StartsWith("no healthy backup in value_small: "));
   EXPECT_FALSE(choose_backup(models, "../value_small", spec_rules(models), now).ok);
   EXPECT_EQ(snapshot(tmp.path), before);
+}
+
+// The rollback_model step decodes its target name (checks::target_name_for) to the real
+// folder, whose name is not UTF-8, and refuses a name that is not a canonical target name.
+TEST(RollbackStep, ActsOnTheRawFolderOrRefusesClearly) {
+  temp_dir tmp;
+  const auto models = tmp.path / "models";
+  const std::string raw = "value_\xff";
+  write_model(models / raw, "value_x", "v2", "2026-12-01T11:00:00Z", 0.31, 0.18);
+  config::check_config check;
+  check.name = "models";
+  check.kind = spec_rules(models);
+  auto run = [&](std::string target) {
+    boost::asio::io_context io{1};
+    step_context ctx;
+    ctx.io = io.get_executor();
+    ctx.check = &check;
+    ctx.target = std::move(target);
+    config::step_config step{"roll back", config::rollback_model_step{}};
+    std::optional<step_outcome> out;
+    boost::asio::co_spawn(io, execute_step(step, ctx), [&](std::exception_ptr e, step_outcome o) {
+      EXPECT_FALSE(e);
+      out = std::move(o);
+    });
+    io.run_for(10s);
+    EXPECT_TRUE(out);
+    return out.value_or(step_outcome{});
+  };
+  const auto acted = run(checks::target_name_for(raw));
+  EXPECT_FALSE(acted.ok);  // no backup at all: but the folder itself was found
+  EXPECT_THAT(acted.detail, HasSubstr("no healthy backup in value_\\xff")) << acted.detail;
+  EXPECT_TRUE(checks::valid_utf8(acted.detail)) << acted.detail;
+  const auto refused = run("value_\\q");
+  EXPECT_FALSE(refused.ok);
+  EXPECT_THAT(refused.detail, HasSubstr("refused: model")) << refused.detail;
+  EXPECT_THAT(refused.detail, HasSubstr("not a model folder's target name")) << refused.detail;
 }
 
 }  // namespace

@@ -54,6 +54,7 @@
 #include "remediation/rollback_model.hpp"
 #include "remediation/runbook_runner.hpp"
 #include "remediation/steps.hpp"
+#include "remediation/verify.hpp"
 
 #ifndef ACIS_VERSION
 #define ACIS_VERSION "0.0.0"
@@ -1209,8 +1210,8 @@ class healthd {
     if (!ref.target.empty()) ctx.values.values["target"] = ref.target;
     if (c && std::holds_alternative<config::model_metadata_check>(c->kind) && !ref.target.empty())
       ctx.values.values["model"] = ref.target;
-    ctx.verify = [this](const std::string& check, const std::string& target,
-                        std::chrono::milliseconds within) { return verify(check, target, within); };
+    ctx.find_check = [gen](const std::string& name) { return gen->find_check(name); };
+    ctx.verify = [this](const remediation::verify_spec& spec) { return verify(spec); };
 
     ctx.on_process_started = [this, id = ref.id](int pid) {
       if (auto g = remediation::identify_group(pid)) {
@@ -1289,39 +1290,17 @@ class healthd {
     poke_remediation();
   }
 
-  // The `verify` step: re-run a check (a fresh instance, so that a scheduled run in flight is
-  // not disturbed) until it passes or `within` is over. Results feed the incident tracker.
-  asio::awaitable<std::string> verify(const std::string& check, const std::string& target,
-                                      std::chrono::milliseconds within) {
-    const auto gen = gen_;  // c below stays valid across a reload
-    const auto* c = gen->find_check(check);
-    if (!c) co_return "no check named " + check;
-    auto chk = checks::make_check(*c, checks::check_context{ioc_.get_executor(), &pool_});
-    const auto end = steady::now() + within;
-    std::string last = "not run";
-    for (;;) {
-      checks::attempt_result results;
-      try {
-        results = co_await checks::attempt_check(*chk, *c);
-      } catch (const boost::system::system_error&) {  // operation_aborted: the daemon stops
-        co_return "daemon stopping";
-      }
-      if (stopping_) co_return "daemon stopping";
-      handle_results(*c, results);
-      bool ok = !results.targets.empty();
-      for (const auto& r : results.targets) {
-        if (!target.empty() && r.target != target) continue;
-        if (r.status == checks::health::failing) {
-          ok = false;
-          last = r.reason;
-        }
-      }
-      if (ok) co_return "";
-      const auto pause = std::min<steady::duration>(c->effective_pending_interval(), std::chrono::seconds(1));
-      if (steady::now() + pause >= end) co_return last;
-      asio::steady_timer t(ioc_);
-      t.expires_after(pause);
-      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  // The `verify` step (remediation/verify.hpp); every result it sees feeds the tracker.
+  asio::awaitable<std::string> verify(remediation::verify_spec spec) {
+    const auto gen = gen_;  // spec.check (of the attempt's generation) stays valid across a reload
+    const auto* c = spec.check;
+    try {
+      co_return co_await remediation::verify_until(
+          checks::check_context{ioc_.get_executor(), &pool_}, std::move(spec),
+          [this, c](const checks::attempt_result& r) { handle_results(*c, r); },
+          [this] { return stopping_; });
+    } catch (const boost::system::system_error&) {  // operation_aborted: the daemon stops
+      co_return "daemon stopping";
     }
   }
 

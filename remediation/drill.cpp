@@ -1,4 +1,5 @@
 #include "remediation/drill.hpp"
+#include "remediation/verify.hpp"
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -381,46 +382,6 @@ struct drill_run {
   std::string signal;      // which one: "SIGINT", "SIGTERM"
 };
 
-// The `verify` step of a drill: as the daemon's verify() — a fresh instance of the named check
-// re-run until it passes (ok or degraded) or `within` is over — but it feeds no incident
-// tracker. With a model folder as target, a result for that folder is required. "" when it passed, else the
-// last failure reason.
-asio::awaitable<std::string> verify_check(drill_run& run, std::string name, std::string target,
-                                          std::chrono::milliseconds within) {
-  const auto* c = run.cfg.find_check(name);
-  if (!c) co_return "no check named " + name;
-  auto chk = checks::make_check(*c, checks::check_context{run.ioc.get_executor(), &run.pool});
-  // Only a model_metadata check has targets of its own; for the others --target only fills
-  // the {target} placeholder.
-  const bool per_target =
-      !target.empty() && std::holds_alternative<config::model_metadata_check>(c->kind);
-  const auto end = steady::now() + within;
-  std::string last = "not run";
-  for (;;) {
-    // The daemon's bounded attempt; a cancelled drill gets operation_aborted out of it.
-    auto results = co_await checks::attempt_check(*chk, *c);
-    if (run.cancelled) co_return "drill cancelled";
-    bool seen = false, failing = false;
-    for (const auto& r : results.targets) {
-      if (per_target && r.target != target) continue;
-      seen = true;
-      if (r.status == checks::health::failing) {
-        failing = true;
-        last = r.reason;
-      }
-    }
-    if (seen && !failing) co_return "";
-    if (!seen) last = per_target ? "no result for target " + target : "the check gave no result";
-    const auto pause =
-        std::min<steady::duration>(c->effective_pending_interval(), std::chrono::seconds(1));
-    if (steady::now() + pause >= end) co_return last;
-    asio::steady_timer t(run.ioc);
-    t.expires_after(pause);
-    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (run.cancelled) co_return "drill cancelled";
-  }
-}
-
 std::string user_name() {
   const uid_t uid = ::getuid();
   std::vector<char> buf(16384);
@@ -650,9 +611,12 @@ int run_drill(const config::config& cfg, const drill_options& opt, std::ostream&
     ctx.dry_run = !opt.execute;
     ctx.check = chk;
     ctx.target = rep.target;
-    ctx.verify = [&run](const std::string& check, const std::string& target,
-                        std::chrono::milliseconds within) {
-      return verify_check(run, check, target, within);
+    ctx.find_check = [&run](const std::string& name) { return run.cfg.find_check(name); };
+    // The daemon's verify, feeding no tracker; a cancelled drill stops it.
+    ctx.verify = [&run](const verify_spec& spec) -> asio::awaitable<std::string> {
+      auto why = co_await verify_until(checks::check_context{run.ioc.get_executor(), &run.pool}, spec, {},
+                                       [&run] { return run.cancelled; });
+      co_return run.cancelled ? std::string("drill cancelled") : why;
     };
 
     runbook_observer obs;
@@ -671,7 +635,8 @@ int run_drill(const config::config& cfg, const drill_options& opt, std::ostream&
       s.ok = rec.outcome.ok;
       s.cancelled = !s.ok && run.cancelled;
       s.took = rec.took;
-      s.detail = rec.outcome.detail;
+      s.detail = s.cancelled ? "cancelled by " + run.signal + " to the drill (" + rec.outcome.detail + ")"
+                             : rec.outcome.detail;
       s.output = rec.outcome.output;
       s.manual_instruction = rec.outcome.manual_instruction;
       current.reset();

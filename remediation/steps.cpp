@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <variant>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -56,10 +57,22 @@ step_outcome fail(std::string detail, std::string resolved = {}) {
 
 std::string excerpt(const std::string& s) { return checks::printable_excerpt(s, 2000); }
 
-// The target a `verify` step re-checks: the incident's own target when it verifies the
-// incident's check, otherwise every target of the named check.
-std::string verify_target(const config::verify_step& v, const step_context& ctx) {
-  return ctx.check && ctx.check->name == v.check ? ctx.target : std::string();
+// What a `verify` step checks: on the incident's own check, the incident's target (a
+// model_metadata check without a target, as in a drill without --target: all its folders);
+// on another check, every target it reports.
+std::optional<verify_spec> verify_spec_for(const config::verify_step& v, const step_context& ctx,
+                                           const config::check_config* verified) {
+  if (!verified) return std::nullopt;
+  verify_spec spec;
+  spec.check = verified;
+  const bool own = ctx.check && ctx.check->name == v.check;
+  const bool multi = std::holds_alternative<config::model_metadata_check>(verified->kind);
+  spec.per_target = own && !(multi && ctx.target.empty());
+  spec.target = spec.per_target ? ctx.target : std::string();
+  spec.rise = verified->rise;
+  spec.stable_for = v.stable_for;
+  spec.within = v.within;
+  return spec;
 }
 
 }  // namespace
@@ -272,7 +285,10 @@ asio::awaitable<step_outcome> execute_step(const config::step_config& step, cons
         co_return o;
       }
       if (!ctx.verify) co_return fail("no verifier available", o.resolved);
-      auto why = co_await ctx.verify(v->check, verify_target(*v, ctx), v->within);
+      if (!ctx.find_check) co_return fail("no check lookup available", o.resolved);
+      auto spec = verify_spec_for(*v, ctx, ctx.find_check(v->check));
+      if (!spec) co_return fail("no check named " + v->check, o.resolved);
+      auto why = co_await ctx.verify(*spec);
       o.ok = why.empty();
       o.detail = o.ok ? "verified: " + v->check + " passes" : "still failing after " +
                  config::format_duration(v->within) + ": " + why;
@@ -284,7 +300,10 @@ asio::awaitable<step_outcome> execute_step(const config::step_config& step, cons
       if (!ctx.dry_run) {
         asio::steady_timer t(ctx.io);
         t.expires_after(w->wait);
-        co_await t.async_wait(asio::use_awaitable);
+        // Cancelled (the daemon stopping, a drill interrupted): a failed step, not an
+        // exception that would skip the attempt's end in the journal.
+        auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return fail("cancelled during the wait", o.resolved);
       }
       o.ok = true;
       o.detail = ctx.dry_run ? "dry run: would " + o.resolved : "waited " + config::format_duration(w->wait);

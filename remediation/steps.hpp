@@ -22,6 +22,7 @@
 
 #include "config/config.hpp"
 #include "remediation/templating.hpp"
+#include "remediation/verify.hpp"
 
 namespace boost::asio {
 class thread_pool;
@@ -36,13 +37,14 @@ struct step_context {
   bool dry_run = false;
   // The incident's check (rollback_model needs its models_dir and rules).
   const config::check_config* check = nullptr;
+  // The checks of the configuration the attempt runs with (for `verify` steps).
+  std::function<const config::check_config*(const std::string& name)> find_check;
   std::string target;
-  // Re-runs a check until it passes or `within` is over; returns "" when it passed, else the
-  // last failure reason. Provided by the daemon (it feeds the results to the incident tracker).
-  std::function<boost::asio::awaitable<std::string>(const std::string& check,
-                                                    const std::string& target,
-                                                    std::chrono::milliseconds within)>
-      verify;
+  // The `verify` step (remediation/verify.hpp): re-runs spec.check until its target is seen
+  // passing and stays passing; "" when verified, else why not. Provided by the daemon (which
+  // feeds the results to the incident tracker) and by drills; the step fills spec from its
+  // config (within, stable_for), the check's rise and the incident's target.
+  std::function<boost::asio::awaitable<std::string>(const verify_spec&)> verify;
   // Optional: told the pid (= process group id) of a `run` step's child as soon as it runs.
   std::function<void(int pid)> on_process_started;
 };

@@ -523,3 +523,36 @@ TEST_F(lifecycle_e2e, sigterm_during_a_running_step_gives_grace_journals_and_exi
   EXPECT_TRUE(WIFEXITED(*again) && WEXITSTATUS(*again) == 0) << "status " << *again;
   EXPECT_TRUE(wait_until([&] { return processes_with(pid_file).empty(); }, 5s));
 }
+
+// SIGTERM while a runbook is in a `wait` step: the attempt ends as cut off by the stop (no
+// exception out of the runbook, no internal_error), remediation_finished is logged and
+// journaled, and the daemon exits 0 at once (a wait has nothing to give a grace to).
+TEST_F(lifecycle_e2e, sigterm_during_a_wait_step_ends_the_attempt_cleanly) {
+  json failing = file_check("broken", dir_ + "/missing.txt", "200ms", "150ms");
+  failing["fall"] = 1;
+  failing["runbook"] = "patient";
+  cfg_["checks"].push_back(failing);
+  cfg_["runbooks"] = {{"patient", {{"max_attempts", 3}, {"backoff", "1s"}, {"cooldown", "0s"},
+                                   {"steps", json::array({{{"name", "let it settle"}, {"wait", "1m"}}})}}}};
+  ASSERT_TRUE(launch("first.log"));
+  auto step = wait_for_event(log_, event_with("step_started", "step", "let it settle"), 30s);
+  ASSERT_TRUE(step) << daemon_output();
+  const std::string id = (*step)["incident"];
+  const auto t0 = steady::now();
+  daemon_->signal(SIGTERM);
+  const auto status = daemon_->wait_for(20s);
+  ASSERT_TRUE(status) << daemon_output();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "status " << *status;
+  EXPECT_LT(steady::now() - t0, 5s);
+  EXPECT_EQ(count_events(log_, event_with("internal_error")), 0) << daemon_output();
+  auto finished = find_event(log_, event_with("remediation_finished", "incident", id));
+  ASSERT_TRUE(finished) << daemon_output();
+  EXPECT_EQ((*finished)["outcome"], "failure");
+  EXPECT_NE(finished->value("reason", "").find("cut off by the daemon stopping"), std::string::npos)
+      << finished->dump();
+  bool journaled = false;
+  for (const auto& line : acis::test::log_events(dir_ + "/state/incidents.jsonl"))
+    journaled = journaled || (line.value("event", "") == "remediation_finished" &&
+                              line["incident"].value("id", "") == id);
+  EXPECT_TRUE(journaled);
+}

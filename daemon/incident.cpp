@@ -105,6 +105,15 @@ incident_tracker::incident_tracker(std::vector<check_policy> policies,
     std::string name = p.name;
     checks_[name] = check_entry{sane(std::move(p)), start, {}};
   }
+  index_dependencies();
+}
+
+// Which checks others depend on: only their transitions can suppress or release anybody, so
+// the others (20 000 model folders failing at once) skip the scans over every open incident.
+void incident_tracker::index_dependencies() {
+  depended_on_.clear();
+  for (const auto& [name, c] : checks_)
+    for (const auto& d : c.policy.depends_on) depended_on_.insert(d);
 }
 
 std::chrono::milliseconds incident_tracker::response_time(severity s) const {
@@ -152,7 +161,7 @@ attempt_outcome incident_tracker::on_attempt(std::string_view check,
     c.targets.erase(t);
   }
   // A gone target may have been the root cause of suppressed dependents.
-  if (!gone.empty()) reevaluate_suppressed(now, out.events);
+  if (!gone.empty() && depended_on_.contains(c.policy.name)) reevaluate_suppressed(now, out.events);
   out.gone_targets = std::move(gone);
   return out;
 }
@@ -238,12 +247,12 @@ std::optional<target_change_kind> incident_tracker::on_result(check_entry& c,
                                          [](const counted_result& x) { return x.bad; });
     if (bad_count >= p.fall) {
       open_incident(c, t, r, now, events);
-      suppress_dependents(p.name, now, events);
+      if (depended_on_.contains(p.name)) suppress_dependents(p.name, now, events);
     }
   }
 
   // A dependency that recovered (or whose incident resolved) may release suppressed ones.
-  if (resolved || change == target_change_kind::check_recovered)
+  if ((resolved || change == target_change_kind::check_recovered) && depended_on_.contains(p.name))
     reevaluate_suppressed(now, events);
   return change;
 }
@@ -514,6 +523,7 @@ std::vector<incident_event> incident_tracker::reconfigure(std::vector<check_poli
     next[name] = std::move(e);
   }
   checks_ = std::move(next);
+  index_dependencies();
 
   std::vector<incident_event> events;
   std::vector<std::string> orphans;

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -319,6 +320,8 @@ class incident_tracker {
   incident_event record(incident& inc, timeline_entry entry, time_point now);
 
   std::map<std::string, check_entry, std::less<>> checks_;
+  void index_dependencies();
+  std::set<std::string, std::less<>> depended_on_;  // names some check depends_on
   std::map<std::string, incident, std::less<>> incidents_;  // open ones (resolved are dropped)
   std::map<severity, std::chrono::milliseconds> response_times_;
   std::uint64_t next_seq_ = 1;

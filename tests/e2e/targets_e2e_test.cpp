@@ -410,9 +410,9 @@ TEST_F(targets_e2e, invalid_utf8_folder_name_is_one_incident_across_a_sigkill_re
 
 namespace {
 
-class targets_platform_e2e : public acis::test::platform_fixture {
+class targets_e2e_platform : public acis::test::platform_fixture {
  protected:
-  targets_platform_e2e() : platform_fixture(acis::test::build_paths(), "acis-deps") {}
+  targets_e2e_platform() : platform_fixture(acis::test::build_paths(), "acis-deps") {}
 };
 
 }  // namespace
@@ -421,7 +421,7 @@ class targets_platform_e2e : public acis::test::platform_fixture {
 // the api one suppressed under the database. The database's runbook starts PostgreSQL again and
 // verifies the database and the api; the api's own runbook (api-down, which would leave a
 // marker) never runs, the api incident resolves, and no incident is escalated more than once.
-TEST_F(targets_platform_e2e, database_restart_does_not_run_the_api_runbook) {
+TEST_F(targets_e2e_platform, database_restart_does_not_run_the_api_runbook) {
   // The shipped config's layout, on the toy platform: api-down on the api, a runbook for the
   // database that ends with verifying the api; the models check is not part of this story.
   auto& checks = cfg_["checks"];
@@ -447,6 +447,8 @@ TEST_F(targets_platform_e2e, database_restart_does_not_run_the_api_runbook) {
         {"steps", json::array({{{"name", "mark"},
                                 {"run", json::array({"/usr/bin/touch", marker})},
                                 {"timeout", "5s"}}})}}}};
+  // database and api share their interval and start together (no jitter), so each api result
+  // follows the database's of the same round: when the api opens, its root cause is known.
   start_daemon("deps.log");
   ASSERT_TRUE(wait_until([&] { return target_state("database") == "ok" && target_state("api") == "ok"; }, 20s))
       << daemon_output();

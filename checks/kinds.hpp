@@ -19,6 +19,15 @@ std::unique_ptr<check> make_postgres_check(const config::check_config& c,
 std::unique_ptr<check> make_model_metadata_check(const config::check_config& c,
                                                  const config::model_metadata_check& k,
                                                  check_context ctx);
+// The model_metadata check's scan itself (blocking: the check runs it on the pool). Complete
+// when models_dir was listed and stayed the same folder while each model folder was judged;
+// incomplete (one failing "" result) when it is missing, unreadable, or was removed or replaced
+// during the scan. A model folder that vanished before its verdict is not reported (gone).
+// `after_listing`, when set, runs between listing and judging: a test's stand-in for a deploy
+// that races the scan.
+attempt_result scan_model_folders(const config::model_metadata_check& k,
+                                  std::chrono::system_clock::time_point now,
+                                  const std::function<void()>& after_listing = {});
 std::unique_ptr<check> make_process_check(const config::check_config& c,
                                           const config::process_check& k, check_context ctx);
 std::unique_ptr<check> make_file_age_check(const config::check_config& c,

@@ -436,3 +436,89 @@ TEST_F(ModelMetadataCheck, InvalidUtf8FolderNameIsEscapedAndRoundTrips) {
 
 }  // namespace
 }  // namespace acis::checks
+
+namespace acis::checks {
+namespace {
+
+class ModelScanRace : public ::testing::Test {
+ protected:
+  temp_dir tmp_;
+  fs::path models_ = tmp_.path / "models";
+
+  config::model_metadata_check rules() {
+    auto k = strict_rules(models_);
+    k.timestamp_pointer.reset();  // judge by mtime: files written now are fresh
+    return k;
+  }
+  void two_good_models() {
+    write_file(models_ / "growth_large" / "metadata.json", good_metadata);
+    write_file(models_ / "value_small" / "metadata.json", good_metadata);
+  }
+};
+
+// models_dir renamed away between the listing and the verdicts: not "every model failing"
+// (which would open an incident per healthy model) but an incomplete attempt.
+TEST_F(ModelScanRace, ModelsDirRenamedDuringTheScanIsIncomplete) {
+  two_good_models();
+  auto a = scan_model_folders(rules(), system_clock::now(),
+                              [&] { fs::rename(models_, tmp_.path / "models.away"); });
+  EXPECT_FALSE(a.complete);
+  ASSERT_EQ(a.targets.size(), 1u);
+  EXPECT_EQ(a.targets[0].target, "");
+  EXPECT_EQ(a.targets[0].status, health::failing);
+  EXPECT_NE(a.targets[0].reason.find("during the scan"), std::string::npos) << a.targets[0].reason;
+}
+
+// models_dir swapped for another folder (a deploy's rename over it) during the scan: the
+// verdicts mix two folders, so the attempt is incomplete.
+TEST_F(ModelScanRace, ModelsDirReplacedDuringTheScanIsIncomplete) {
+  two_good_models();
+  write_file(tmp_.path / "next" / "growth_large" / "metadata.json", good_metadata);
+  auto a = scan_model_folders(rules(), system_clock::now(), [&] {
+    fs::rename(models_, tmp_.path / "models.old");
+    fs::rename(tmp_.path / "next", models_);
+  });
+  EXPECT_FALSE(a.complete);
+  ASSERT_EQ(a.targets.size(), 1u);
+  EXPECT_EQ(a.targets[0].target, "");
+}
+
+// One model folder deleted between the listing and its verdict is gone (not reported), like a
+// folder deleted before the listing; the others are judged as usual.
+TEST_F(ModelScanRace, ModelFolderDeletedDuringTheScanIsNotReported) {
+  two_good_models();
+  auto a = scan_model_folders(rules(), system_clock::now(),
+                              [&] { fs::remove_all(models_ / "value_small"); });
+  EXPECT_TRUE(a.complete);
+  ASSERT_EQ(a.targets.size(), 1u);
+  EXPECT_EQ(a.targets[0].target, "growth_large");
+  EXPECT_EQ(a.targets[0].status, health::ok) << a.targets[0].reason;
+}
+
+// Every model folder deleted during the scan: listed and empty, as "no model folders" says.
+TEST_F(ModelScanRace, AllModelFoldersDeletedDuringTheScan) {
+  two_good_models();
+  auto a = scan_model_folders(rules(), system_clock::now(), [&] {
+    fs::remove_all(models_ / "growth_large");
+    fs::remove_all(models_ / "value_small");
+  });
+  EXPECT_TRUE(a.complete);
+  ASSERT_EQ(a.targets.size(), 1u);
+  EXPECT_EQ(a.targets[0].target, "");
+  EXPECT_EQ(a.targets[0].reason, "no model folders in " + models_.string());
+}
+
+// A folder that stays but whose metadata is missing is still failing (only a vanished folder
+// is skipped).
+TEST_F(ModelScanRace, FolderWithoutMetadataStillFails) {
+  two_good_models();
+  auto a = scan_model_folders(rules(), system_clock::now(),
+                              [&] { fs::remove(models_ / "value_small" / "metadata.json"); });
+  EXPECT_TRUE(a.complete);
+  ASSERT_EQ(a.targets.size(), 2u);
+  EXPECT_EQ(a.targets[1].target, "value_small");
+  EXPECT_EQ(a.targets[1].status, health::failing);
+}
+
+}  // namespace
+}  // namespace acis::checks

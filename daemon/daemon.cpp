@@ -853,6 +853,10 @@ class healthd {
       log_.error(to_string(ev.kind), fields);
     } else if (ev.kind == event_kind::incident_resolved) {
       fields["duration_ms"] = ms(i.resolved_at.value_or(now) - i.opened_at);
+      // Why it resolved ("target gone", "2 passing result(s) in a row: ...", "check removed");
+      // `reason` stays the last failure.
+      if (!i.timeline.empty() && i.timeline.back().kind == event_kind::incident_resolved)
+        fields["resolution"] = i.timeline.back().reason;
       fields["sla_met"] = !i.sla_breached;
       log_.info(to_string(ev.kind), fields);
       remember_resolved(i);

@@ -228,15 +228,8 @@ TEST_F(targets_e2e, deleted_failing_model_folder_resolves_as_target_gone) {
   common_checks::expect_no_internal_error_or_sanitizer(dir_, {log_});
 }
 
-// BUG (daemon.cpp, not fixed here: daemon.cpp is being split): the log's `incident_resolved`
-// line carries `reason` = the incident's last *failure* reason (incident_fields() uses
-// incident::reason), never why it resolved: a deleted folder's resolution reads
-// "sharpe_ratio = 0.1, rule min 0.5" on the log, "target gone" only on the timeline. Fix in
-// healthd::deliver(), branch event_kind::incident_resolved: add
-// `fields["resolution"] = i.timeline.back().reason;` (the incident_resolved entry the tracker
-// just appended). Enable this test with that fix.
 // The log line of a deleted failing folder's resolution says why it resolved: "target gone".
-TEST_F(targets_e2e, DISABLED_deleted_folder_resolution_is_named_in_the_log) {
+TEST_F(targets_e2e, deleted_folder_resolution_is_named_in_the_log) {
   write_model("momentum_large", 1.2);
   write_model("value_small", 0.1);
   start_daemon("deleted-log.log");

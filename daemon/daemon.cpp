@@ -789,7 +789,7 @@ class healthd {
   }
 
   void on_committed(std::uint64_t up_to) {
-    committed_up_to_ = up_to;
+    committed_up_to_ = std::max(committed_up_to_, up_to);
     if (journal_degraded_since_) {
       log_.info("journal_write_recovered",
                 {{"path", journal_->path()}, {"degraded_ms", ms(wall_clock::now() - *journal_degraded_since_)},
@@ -797,16 +797,29 @@ class healthd {
       journal_degraded_since_.reset();
       journal_error_.clear();
     }
+    drain();
+  }
+
+  // Hands committed changes to the subscribers, in order, a slice per turn of the loop: a
+  // burst of 20 000 incidents must not keep /healthz, /metrics or the checks waiting.
+  void drain() {
+    if (draining_) return;
+    constexpr int slice = 256;
+    int n = 0;
     bool delivered = false;
-    while (!pending_.empty() && pending_.front().seq <= up_to) {
+    while (!pending_.empty() && pending_.front().seq <= committed_up_to_ && n < slice) {
       auto p = std::move(pending_.front());
       pending_.pop_front();
+      delivered_up_to_ = p.seq;
       if (p.deliver) {
         deliver(p.ev);
         delivered = true;
+        ++n;
       }
     }
-    while (!commit_waiters_.empty() && commit_waiters_.begin()->first <= up_to) {
+    // Whoever waits for a record (a runbook's first step) goes on once everything before it
+    // was delivered.
+    while (!commit_waiters_.empty() && commit_waiters_.begin()->first <= delivered_up_to_) {
       auto waiters = std::move(commit_waiters_.begin()->second);
       commit_waiters_.erase(commit_waiters_.begin());
       for (auto& w : waiters) w->cancel();
@@ -816,11 +829,19 @@ class healthd {
       update_open_gauge();
       sla_timer_.cancel();  // re-arm for the earliest deadline
     }
+    if (!pending_.empty() && pending_.front().seq <= committed_up_to_) {
+      draining_ = true;
+      asio::post(ioc_, [this] {
+        draining_ = false;
+        drain();
+      });
+    }
   }
 
-  // Resumes once record `seq` is durable (or when the daemon stops: check stopping_).
+  // Resumes once record `seq` is durable and every change before it delivered (or when the
+  // daemon stops: check stopping_).
   asio::awaitable<void> committed(std::uint64_t seq) {
-    if (seq <= committed_up_to_) co_return;
+    if (seq <= delivered_up_to_) co_return;
     auto t = std::make_shared<asio::steady_timer>(ioc_, steady::time_point::max());
     commit_waiters_[seq].push_back(t);
     co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
@@ -1548,7 +1569,9 @@ class healthd {
   };
   std::deque<pending_change> pending_;
   std::map<std::uint64_t, std::vector<std::shared_ptr<asio::steady_timer>>> commit_waiters_;
-  std::uint64_t committed_up_to_ = 0;
+  std::uint64_t committed_up_to_ = 0;   // durable
+  std::uint64_t delivered_up_to_ = 0;   // durable and handed to the subscribers
+  bool draining_ = false;
   std::uint64_t reserved_ids_ = 0;
   std::optional<wall_clock::time_point> journal_degraded_since_;
   std::string journal_error_;

@@ -361,7 +361,14 @@ class healthd {
       }
       if (slot->retired) co_return;
       ++slot->runs;
-      handle_results(*slot->cfg, results);
+      ++attempts_in_flight_;  // its results are being handled across a few loop turns
+      co_await handle_attempt(*slot->cfg, std::move(results));
+      --attempts_in_flight_;
+      if (stopping_) {
+        maybe_finish_stop();
+        co_return;
+      }
+      if (slot->retired) co_return;
       st = st.next(steady::now(), slot->policy, tracker_->transition_pending(slot->cfg->name),
                    u(rng_));
     }
@@ -694,18 +701,56 @@ class healthd {
 
   // ---- results and incidents ------------------------------------------------------------------
 
+  // One attempt's results: the tracker first (one call: a complete attempt also says which
+  // targets are gone) and its changes to the journal, then metrics, the policy's health clocks
+  // and the log per target. handle_attempt() does the per-target part a slice per loop turn
+  // (20 000 model folders must not stall /healthz); verify's results, few, go through
+  // handle_results() at once.
   void handle_results(const config::check_config& c, const checks::attempt_result& results) {
+    auto out = track(c, results);
+    record_targets(c, results, 0, results.targets.size());
+    log_changes(c, out.changes, 0, out.changes.size());
+    for (const auto& t : out.gone_targets) metrics_.forget_target(c.name, t);
+  }
+
+  asio::awaitable<void> handle_attempt(const config::check_config& c, checks::attempt_result results) {
+    constexpr std::size_t slice = 512;
+    auto out = track(c, results);
+    for (std::size_t k = 0; k < results.targets.size(); k += slice) {
+      if (k > 0) co_await asio::post(ioc_, asio::use_awaitable);
+      record_targets(c, results, k, std::min(results.targets.size(), k + slice));
+    }
+    for (std::size_t k = 0; k < out.changes.size(); k += slice) {
+      co_await asio::post(ioc_, asio::use_awaitable);
+      log_changes(c, out.changes, k, std::min(out.changes.size(), k + slice));
+    }
+    for (const auto& t : out.gone_targets) metrics_.forget_target(c.name, t);
+  }
+
+  attempt_outcome track(const config::check_config& c, const checks::attempt_result& results) {
+    auto out = tracker_->on_attempt(c.name, results, wall_clock::now());
+    apply(std::move(out.events));
+    out.events.clear();
+    return out;
+  }
+
+  void record_targets(const config::check_config& c, const checks::attempt_result& results,
+                      std::size_t begin, std::size_t end) {
     const auto now = wall_clock::now();
-    for (const auto& r : results.targets) {
+    for (std::size_t k = begin; k < end; ++k) {
+      const auto& r = results.targets[k];
       metrics_.check_result(c.name, r.target, r.status, r.latency);
       if (r.status == checks::health::failing)
         policy_.target_unhealthy(c.name, r.target, now);
       else
         policy_.target_healthy(c.name, r.target, now);
     }
-    // One call per attempt: a complete attempt also tells which targets are gone.
-    auto out = tracker_->on_attempt(c.name, results, now);
-    for (const auto& ch : out.changes) {
+  }
+
+  void log_changes(const config::check_config& c, const std::vector<target_change>& changes,
+                   std::size_t begin, std::size_t end) {
+    for (std::size_t k = begin; k < end; ++k) {
+      const auto& ch = changes[k];
       const auto& r = ch.result;
       if (ch.kind == target_change_kind::check_failed) {
         log_.warn("check_failed", {{"check", c.name}, {"target", r.target},
@@ -717,8 +762,6 @@ class healthd {
                                       {"duration_ms", ms(r.latency)}});
       }
     }
-    apply(std::move(out.events));
-    for (const auto& t : out.gone_targets) metrics_.forget_target(c.name, t);
   }
 
   json incident_fields(const incident& i) const {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -199,3 +200,72 @@ TEST_F(journal_e2e, full_disk_loses_nothing_and_reuses_no_id) {
 }
 
 }  // namespace
+
+namespace {
+
+class burst_e2e : public acis::test::daemon_fixture {
+ protected:
+  burst_e2e() : daemon_fixture(acis::test::build_paths(), "acis-burst") {}
+};
+
+}  // namespace
+
+// 20 000 model folders failing at once (their metadata goes stale at the same instant): every
+// incident opens and is delivered, the journal commits them in a few groups (commits a small
+// fraction of records), and /healthz keeps answering meanwhile (each probe timed; the bound is
+// the issue's 100 ms with margin for a shared CI machine: 250 ms, 1 s under ASan; the worst is
+// printed). Measured figures are in BENCHMARKS.md.
+TEST_F(burst_e2e, twenty_thousand_folders_failing_at_once) {
+  constexpr int n = 20000;
+  const std::string models = dir_ + "/models";
+  const auto stale_at = std::chrono::system_clock::now() + 6s;
+  for (int k = 0; k < n; ++k) {
+    const auto d = models + "/m" + std::to_string(k);
+    fs::create_directories(d);
+    std::ofstream(d + "/metadata.json") << R"({"metrics": {"sharpe_ratio": 1}})";
+  }
+  // Every mtime at stale_at - max_age: all go stale at the same instant.
+  const auto mtime = fs::file_time_type::clock::now() + (stale_at - std::chrono::system_clock::now()) - 1h;
+  for (int k = 0; k < n; ++k) fs::last_write_time(models + "/m" + std::to_string(k) + "/metadata.json", mtime);
+  cfg_ = {{"daemon", {{"listen", "127.0.0.1:" + std::to_string(port_)}, {"state_dir", dir_ + "/state"}}},
+          {"checks", json::array({{{"name", "models"}, {"type", "model_metadata"}, {"models_dir", models},
+                                   {"max_age", "1h"}, {"interval", "2s"}, {"timeout", "1900ms"},
+                                   {"fall", 1}, {"severity", "low"}}})}};
+  start_daemon("daemon.log");
+
+  std::chrono::steady_clock::duration worst{};
+  int probes = 0, unanswered = 0;
+  const auto end = std::chrono::steady_clock::now() + 40s;
+  bool all_open = false;
+  while (std::chrono::steady_clock::now() < end) {
+    const auto t = std::chrono::steady_clock::now();
+    auto r = http_get(port_, "/healthz", 2s);
+    const auto took = std::chrono::steady_clock::now() - t;
+    ++probes;
+    if (r.status != 200) ++unanswered;
+    worst = std::max(worst, took);
+    if (probes % 20 == 0 && !all_open)
+      all_open = metric_value(http_get(port_, "/metrics").body, "acis_incidents_open{severity=\"low\"}") == n;
+    if (all_open && std::chrono::system_clock::now() > stale_at + 4s) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  const double worst_ms = std::chrono::duration<double, std::milli>(worst).count();
+  std::cout << "/healthz: " << probes << " probes, worst " << worst_ms << " ms, " << unanswered
+            << " unanswered\n";
+  EXPECT_TRUE(all_open);
+  // The gauge counts what the tracker holds; the log what was committed and delivered.
+  EXPECT_TRUE(wait_until([&] { return count_events(log_, event_with("incident_opened")) == n; }, 30s))
+      << count_events(log_, event_with("incident_opened")) << " of " << n << " delivered";
+  EXPECT_EQ(unanswered, 0);
+#if defined(__SANITIZE_ADDRESS__)
+  EXPECT_LT(worst_ms, 1000.0);
+#else
+  EXPECT_LT(worst_ms, 250.0);
+#endif
+  const auto m = http_get(port_, "/metrics").body;
+  const double records = metric_value(m, "acis_journal_records_total").value_or(0);
+  const double commits = metric_value(m, "acis_journal_commits_total").value_or(0);
+  EXPECT_GE(records, n);
+  EXPECT_LT(commits * 100, records) << commits << " commits for " << records << " records";
+  EXPECT_EQ(get_json("/incidents?state=open").size(), static_cast<std::size_t>(n));
+}

@@ -226,6 +226,10 @@ std::string format_status(const json& status) {
          ", daemon clock " + one_line(now_text.empty() ? "?" : now_text, name_chars) + "\n";
   if (flag(status, "dry_run")) out += "DRY RUN: remediation is logged, nothing is executed\n";
   if (flag(status, "maintenance")) out += "MAINTENANCE: remediation is paused\n";
+  if (const auto j = status.find("journal"); j != status.end() && j->is_object() &&
+                                              j->value("healthy", true) == false)
+    out += "JOURNAL DEGRADED: changes are held, not acted on: " +
+           one_line(str(*j, "problem"), reason_chars) + "\n";
   out += "\n";
 
   table checks{{"CHECK", "TARGET", "STATE", "LATENCY", "LAST RUN", "INCIDENT", "REASON"},
@@ -295,6 +299,9 @@ std::string format_status(const json& status) {
 
 int status_exit_code(const json& status) {
   if (!list(status, "incidents").empty()) return 1;
+  if (const auto j = status.find("journal"); j != status.end() && j->is_object() &&
+                                              j->value("healthy", true) == false)
+    return 1;  // changes are held: something needs an operator
   for (const auto& c : list(status, "checks"))
     for (const auto& t : list(c, "targets"))
       if (str(t, "state") == "failing") return 1;

@@ -156,6 +156,8 @@ function render(s) {
   modes.textContent = '';
   if (s.dry_run === true) modes.appendChild(tag('DRY RUN: remediation is logged, nothing is executed', 'degraded'));
   if (s.maintenance === true) { modes.appendChild(document.createTextNode(' ')); modes.appendChild(tag('MAINTENANCE: remediation is paused', 'degraded')); }
+  var journal = obj(s.journal);
+  if (journal.healthy === false) { modes.appendChild(document.createTextNode(' ')); modes.appendChild(tag('JOURNAL DEGRADED: changes are held, not acted on: ' + str(journal.problem), 'failing')); }
 
   var wanting = new Map();
   arr(s.remediation).forEach(function (r) { r = obj(r); wanting.set(str(r.incident), str(r.runbook)); });

@@ -20,6 +20,7 @@ using namespace std::chrono_literals;
 using acis::daemon::format_status;
 using acis::daemon::remediation_summary;
 using acis::daemon::run_status_command;
+using acis::daemon::status_exit_code;
 using acis::daemon::sla_summary;
 using acis::daemon::status_exit_code;
 using acis::daemon::status_url_for_listen;
@@ -336,4 +337,18 @@ TEST(status_cli, command_fails_clearly_without_a_daemon) {
     EXPECT_EQ(run_status_command("https://127.0.0.1:1/", out, err, 1s), 2);
     EXPECT_TRUE(has(err.str(), "--url")) << err.str();
   }
+}
+
+// A degraded journal is said at the top (bounded, one line) and makes the exit status 1.
+TEST(status_cli, states_a_degraded_journal) {
+  auto s = sample();
+  s["incidents"] = json::array();
+  for (auto& c : s["checks"])
+    for (auto& t : c["targets"]) t["state"] = "ok";
+  EXPECT_FALSE(has(format_status(s), "JOURNAL"));
+  EXPECT_EQ(status_exit_code(s), 0);
+  s["journal"] = {{"healthy", false}, {"problem", "journal: write incidents.jsonl: No space left on device\nx"}};
+  const auto out = format_status(s);
+  EXPECT_TRUE(has(out, "\nJOURNAL DEGRADED: changes are held, not acted on: journal: write incidents.jsonl: No space left on device")) << out;
+  EXPECT_EQ(status_exit_code(s), 1);
 }

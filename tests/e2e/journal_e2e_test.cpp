@@ -213,10 +213,18 @@ class burst_e2e : public acis::test::daemon_fixture {
 // 20 000 model folders failing at once (their metadata goes stale at the same instant): every
 // incident opens and is delivered, the journal commits them in a few groups (commits a small
 // fraction of records), and /healthz keeps answering meanwhile (each probe timed; the bound is
-// the 100 ms with margin for a shared CI machine: 250 ms, 1 s under ASan; the worst is
-// printed). Measured figures are in BENCHMARKS.md.
+// the 100 ms with margin for a shared CI machine: 250 ms; under ASan 5 000 folders and
+// 2 s; the worst is printed). Measured figures are in BENCHMARKS.md.
 TEST_F(burst_e2e, twenty_thousand_folders_failing_at_once) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitized build is unoptimized and 5-10 times slower: a quarter of the folders, and
+  // a bound that only catches a loop blocked for seconds.
+  constexpr int n = 5000;
+  constexpr double bound_ms = 2000;
+#else
   constexpr int n = 20000;
+  constexpr double bound_ms = 250;
+#endif
   const std::string models = dir_ + "/models";
   const auto stale_at = std::chrono::system_clock::now() + 6s;
   for (int k = 0; k < n; ++k) {
@@ -257,11 +265,7 @@ TEST_F(burst_e2e, twenty_thousand_folders_failing_at_once) {
   EXPECT_TRUE(wait_until([&] { return count_events(log_, event_with("incident_opened")) == n; }, 30s))
       << count_events(log_, event_with("incident_opened")) << " of " << n << " delivered";
   EXPECT_EQ(unanswered, 0);
-#if defined(__SANITIZE_ADDRESS__)
-  EXPECT_LT(worst_ms, 1000.0);
-#else
-  EXPECT_LT(worst_ms, 250.0);
-#endif
+  EXPECT_LT(worst_ms, bound_ms);
   const auto m = http_get(port_, "/metrics").body;
   const double records = metric_value(m, "acis_journal_records_total").value_or(0);
   const double commits = metric_value(m, "acis_journal_commits_total").value_or(0);

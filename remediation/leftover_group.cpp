@@ -23,13 +23,9 @@ namespace {
 
 namespace asio = boost::asio;
 
-struct stat_fields {
-  char state = '?';
-  int pgrp = 0;
-  std::uint64_t start_ticks = 0;
-};
+}  // namespace
 
-std::optional<stat_fields> read_stat(int pid) {
+std::optional<proc_stat> read_proc_stat(int pid) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
@@ -50,7 +46,7 @@ std::optional<stat_fields> read_stat(int pid) {
   ++p;
   // Fields after comm, space separated: [0] state (field 3), [1] ppid, [2] pgrp, ...,
   // [19] starttime (field 22).
-  stat_fields f;
+  proc_stat f;
   int index = 0;
   while (*p) {
     while (*p == ' ') ++p;
@@ -59,6 +55,7 @@ std::optional<stat_fields> read_stat(int pid) {
     while (*p && *p != ' ' && *p != '\n') ++p;
     char* end = nullptr;
     if (index == 0) f.state = *tok;
+    if (index == 1) f.ppid = static_cast<int>(std::strtol(tok, &end, 10));
     if (index == 2) f.pgrp = static_cast<int>(std::strtol(tok, &end, 10));
     if (index == 19) {
       f.start_ticks = std::strtoull(tok, &end, 10);
@@ -69,6 +66,8 @@ std::optional<stat_fields> read_stat(int pid) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 std::string boot_id() {
   std::ifstream in("/proc/sys/kernel/random/boot_id");
@@ -97,7 +96,7 @@ std::optional<group_identity> group_identity::from_json(const nlohmann::json& j)
 }
 
 std::optional<group_identity> identify_group(int pid) {
-  auto s = read_stat(pid);
+  auto s = read_proc_stat(pid);
   if (!s || s->pgrp != pid) return std::nullopt;
   return group_identity{pid, s->start_ticks, boot_id()};
 }
@@ -105,7 +104,7 @@ std::optional<group_identity> identify_group(int pid) {
 std::vector<int> group_members(const group_identity& g) {
   std::vector<int> members;
   if (g.pgid <= 1 || g.boot_id.empty() || g.boot_id != boot_id()) return members;
-  if (auto leader = read_stat(g.pgid); leader && leader->pgrp == g.pgid && leader->state != 'Z' &&
+  if (auto leader = read_proc_stat(g.pgid); leader && leader->pgrp == g.pgid && leader->state != 'Z' &&
                                        leader->start_ticks != g.leader_start_ticks)
     return members;  // that id leads another group now
   DIR* dir = ::opendir("/proc");
@@ -115,7 +114,7 @@ std::vector<int> group_members(const group_identity& g) {
     char* end = nullptr;
     const long pid = std::strtol(e->d_name, &end, 10);
     if (pid <= 0 || *end != '\0') continue;
-    auto s = read_stat(static_cast<int>(pid));
+    auto s = read_proc_stat(static_cast<int>(pid));
     if (!s || s->pgrp != g.pgid || s->state == 'Z' || s->state == 'X') continue;
     if (s->start_ticks < g.leader_start_ticks) foreign = true;
     members.push_back(static_cast<int>(pid));

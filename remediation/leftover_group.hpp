@@ -27,6 +27,16 @@
 
 namespace acis::remediation {
 
+// The fields of /proc/PID/stat this project reads (the process runner reaps its groups with
+// them too). nullopt when the process is gone or the file is not readable.
+struct proc_stat {
+  char state = '?';
+  int ppid = 0;
+  int pgrp = 0;
+  std::uint64_t start_ticks = 0;  // field 22: clock ticks since boot
+};
+std::optional<proc_stat> read_proc_stat(int pid);
+
 struct group_identity {
   int pgid = 0;
   std::uint64_t leader_start_ticks = 0;

@@ -2,6 +2,7 @@
 // learn of the exit without blocking the loop, one non-blocking pipe for stdout+stderr, and a
 // small callback state machine for timeout, cancellation and the group's clean-up.
 #include "remediation/process_runner.hpp"
+#include "remediation/leftover_group.hpp"  // read_proc_stat
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -80,39 +81,6 @@ std::optional<std::string> find_in_path(const std::string& name, const std::stri
   return std::nullopt;
 }
 
-// One member of a process group, as read from /proc/PID/stat.
-struct proc_stat {
-  pid_t pid = 0;
-  char state = '?';
-  pid_t ppid = 0;
-  pid_t pgrp = 0;
-};
-
-std::optional<proc_stat> read_proc_stat(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  char buf[1024];
-  ssize_t n;
-  do {
-    n = ::read(fd, buf, sizeof buf - 1);
-  } while (n < 0 && errno == EINTR);
-  ::close(fd);
-  if (n <= 0) return std::nullopt;
-  buf[n] = '\0';
-  // "pid (comm) S ppid pgrp ...": comm may hold spaces and parentheses; the last ')' ends it.
-  const char* close_paren = std::strrchr(buf, ')');
-  if (!close_paren) return std::nullopt;
-  proc_stat s;
-  s.pid = pid;
-  int ppid = 0, pgrp = 0;
-  if (std::sscanf(close_paren + 1, " %c %d %d", &s.state, &ppid, &pgrp) != 3) return std::nullopt;
-  s.ppid = ppid;
-  s.pgrp = pgrp;
-  return s;
-}
-
 // Scans /proc for members of process group `pgid`. Zombies that are our children are reaped
 // (by pid); zombies of other parents are not counted (their parent reaps them). Returns the
 // number of members still alive.
@@ -132,7 +100,7 @@ std::size_t reap_and_count_group(pid_t pgid) {
       int status = 0;
       pid_t r;
       do {
-        r = ::waitpid(st->pid, &status, WNOHANG);
+        r = ::waitpid(static_cast<pid_t>(pid), &status, WNOHANG);
       } while (r < 0 && errno == EINTR);
       if (r == 0) ++alive;  // not waitable yet: look again on the next scan
       continue;

@@ -63,9 +63,16 @@ std::string end(const group_identity& g, std::chrono::milliseconds grace) {
   return f.get();
 }
 
+// Reaps the helper, and the grandchildren that end up ours when this test process is a
+// subreaper (other tests in the binary make it one), so that no zombie outlives the test.
 void reap(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
+  for (int k = 0; k < 100; ++k) {
+    const pid_t r = ::waitpid(-1, &status, WNOHANG);
+    if (r < 0) break;  // ECHILD: no children left
+    if (r == 0) std::this_thread::sleep_for(10ms);
+  }
 }
 
 }  // namespace
